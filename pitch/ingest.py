@@ -1,0 +1,193 @@
+"""Ingest files into the database: once, atomically, streaming.
+
+A file lands whole (its messages, rejects, ``files`` row and derived
+``orders``/``executions``) in one transaction, or not at all. A file whose
+sha256 is already in ``files`` adds nothing. Memory is bounded by the chunk
+size, whatever the file's size. ``.gz`` files are recognised by their magic
+bytes and read transparently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .columns import Decoder, Reject
+from .errors import IngestError
+from .store import derive_file
+
+CHUNK_SIZE = 8 << 20
+#: Give up early on a file whose first this-many lines are all rejects.
+NOT_PITCH_AFTER = 1000
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_write_lock = threading.Lock()  # one writer per process: DuckDB has one per file anyway
+
+
+@dataclass
+class IngestResult:
+    """What happened to one file."""
+
+    name: str
+    status: str  # 'ingested' or 'duplicate'
+    file_id: int | None
+    messages: int
+    rejects: int
+    size: int
+    sha256: str
+    seconds: float
+    first_reject: str = ""  # "line N: reason" of the first reject, if any
+
+    def summary(self) -> str:
+        if self.status == "duplicate":
+            return f"{self.name}: already ingested as file {self.file_id}, nothing added"
+        text = (f"{self.name}: {self.messages:,} messages, {self.rejects:,} rejects "
+                f"in {self.seconds:.2f} s")
+        if self.first_reject:
+            text += f" (first reject {self.first_reject})"
+        return text
+
+
+def _now() -> datetime:
+    # DuckDB's now() is the transaction's start; the finish time must be real.
+    return datetime.now(timezone.utc)
+
+
+def sha256_of(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(CHUNK_SIZE), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _reader(raw: BinaryIO) -> BinaryIO:
+    head = raw.read(2)
+    raw.seek(0)
+    return gzip.GzipFile(fileobj=raw, mode="rb") if head == _GZIP_MAGIC else raw
+
+
+def ingest_path(conn: duckdb.DuckDBPyConnection, path: str | Path, *, name: str | None = None,
+                source: str = "cli", progress: Progress | None = None,
+                chunk_size: int = CHUNK_SIZE) -> IngestResult:
+    """Ingest one file from disk. Raises :class:`IngestError` when it cannot land."""
+    path = Path(path)
+    label = name or path.name
+    try:
+        with open(path, "rb") as fh:
+            return _ingest(conn, fh, label, path.stat().st_size, source, progress, chunk_size)
+    except OSError as exc:
+        raise IngestError(f"{label}: cannot read: {exc.strerror or exc}") from None
+
+
+def ingest_bytes(conn: duckdb.DuckDBPyConnection, data: bytes, name: str, *,
+                 source: str = "upload", progress: Progress | None = None,
+                 chunk_size: int = CHUNK_SIZE) -> IngestResult:
+    """Ingest an in-memory file (an upload)."""
+    return _ingest(conn, io.BytesIO(data), name, len(data), source, progress, chunk_size)
+
+
+def _ingest(conn: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int, source: str,
+            progress: Progress | None, chunk_size: int) -> IngestResult:
+    started = time.perf_counter()
+    if size == 0:
+        raise IngestError(f"{name}: file is empty")
+    sha = sha256_of(fh)
+    fh.seek(0)
+    with _write_lock:
+        cur = conn.cursor()
+        try:
+            known = cur.execute("SELECT file_id FROM files WHERE sha256 = ?", [sha]).fetchone()
+            if known:
+                return IngestResult(name, "duplicate", known[0], 0, 0, size, sha,
+                                    time.perf_counter() - started)
+            cur.execute("BEGIN")
+            try:
+                result = _load(cur, fh, name, size, sha, source, progress, chunk_size, started)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        except duckdb.Error as exc:
+            raise IngestError(f"{name}: database error: {str(exc).splitlines()[0]}") from None
+        finally:
+            cur.close()
+    return result
+
+
+def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int, sha: str,
+          source: str, progress: Progress | None, chunk_size: int, started: float
+          ) -> IngestResult:
+    file_id = cur.execute("SELECT nextval('file_ids')").fetchone()[0]
+    cur.execute("INSERT INTO files (file_id, name, size, sha256, status, source, started_at) "
+                "VALUES (?, ?, ?, ?, 'loading', ?, ?)", [file_id, name, size, sha, source, _now()])
+    decoder = Decoder()
+    messages = n_rejects = 0
+    first_reject = None
+    first_t: int | None = None
+    last_t: int | None = None
+    reader = _reader(fh)
+    try:
+        while True:
+            block = reader.read(chunk_size)
+            batch = decoder.feed(block) if block else decoder.close()
+            table = batch.table
+            if table.num_rows:
+                cur.register("_pitch_batch", table)
+                cur.execute("INSERT INTO messages BY NAME SELECT ? AS file_id, * FROM _pitch_batch",
+                            [file_id])
+                cur.unregister("_pitch_batch")
+                messages += table.num_rows
+                lo, hi = pc.min_max(table.column("time_ns")).values()
+                first_t = lo.as_py() if first_t is None else min(first_t, lo.as_py())
+                last_t = hi.as_py() if last_t is None else max(last_t, hi.as_py())
+            if batch.rejects:
+                first_reject = first_reject or batch.rejects[0]
+                n_rejects += len(batch.rejects)
+                _insert_rejects(cur, file_id, batch.rejects)
+            if messages == 0 and n_rejects >= NOT_PITCH_AFTER:
+                break
+            if progress:
+                progress(fh.tell(), size)
+            if not block:
+                break
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise IngestError(f"{name}: cannot read: {exc}") from None
+    if messages == 0:
+        if first_reject:
+            r = first_reject
+            raise IngestError(f"{name}: not a PITCH file: no line is a PITCH message "
+                              f"(line {r.line_no}: {r.reason})")
+        raise IngestError(f"{name}: file has no messages (only blank lines)")
+    derive_file(cur, file_id)
+    seconds = time.perf_counter() - started
+    cur.execute("UPDATE files SET messages = ?, rejects = ?, status = ?, finished_at = ?, "
+                "seconds = ?, first_time_ns = ?, last_time_ns = ? WHERE file_id = ?",
+                [messages, n_rejects, "ingested with rejects" if n_rejects else "ingested",
+                 _now(), seconds, first_t, last_t, file_id])
+    first = f"line {first_reject.line_no}: {first_reject.reason}" if first_reject else ""
+    return IngestResult(name, "ingested", file_id, messages, n_rejects, size, sha, seconds, first)
+
+
+def _insert_rejects(cur: duckdb.DuckDBPyConnection, file_id: int, rejects: list[Reject]) -> None:
+    cur.register("_pitch_rejects", pa.table({
+        "line_no": pa.array([r.line_no for r in rejects], pa.int64()),
+        "byte_offset": pa.array([r.byte_offset for r in rejects], pa.int64()),
+        "raw": pa.array([r.raw for r in rejects], pa.binary()),
+        "reason": pa.array([r.reason for r in rejects], pa.string()),
+    }))
+    cur.execute("INSERT INTO rejects BY NAME SELECT ? AS file_id, * FROM _pitch_rejects", [file_id])
+    cur.unregister("_pitch_rejects")

@@ -1,0 +1,191 @@
+"""The DuckDB database: where it lives, how to open it, its schema.
+
+The ``messages`` columns derive from :mod:`pitch.layouts`; the other tables
+are declared here. ``orders`` and ``executions`` are materialised per file at
+ingest time (see :func:`derive_file`), so reading them costs a scan, not a
+join over every message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from .errors import DatabaseBusyError, PitchError
+from .layouts import ADD_CODES, FIELD_COLUMNS, LAYOUTS, MESSAGE_TYPES, SQL_TYPES, TRADE_CODES
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = Path("data") / "pitch.duckdb"
+
+
+def db_path(path: str | os.PathLike | None = None) -> Path:
+    """The database file: ``path``, else ``$PITCH_DB``, else ``data/pitch.duckdb``."""
+    return Path(path or os.environ.get("PITCH_DB") or DEFAULT_DB)
+
+
+def _quote_list(codes: tuple[str, ...]) -> str:
+    return ", ".join(f"'{c}'" for c in codes)
+
+
+MESSAGE_COLUMNS: dict[str, str] = {
+    "file_id": "INTEGER NOT NULL",
+    "line_no": "BIGINT NOT NULL",
+    "time_ns": "BIGINT NOT NULL",
+    "type": "VARCHAR NOT NULL",
+    **{col: SQL_TYPES[kind] for col, kind in FIELD_COLUMNS.items()},
+}
+
+TABLES: dict[str, str] = {
+    "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    "message_types": "code VARCHAR PRIMARY KEY, type_id INTEGER NOT NULL, name VARCHAR NOT NULL, "
+                     "length VARCHAR NOT NULL",
+    "files": "file_id INTEGER PRIMARY KEY, name VARCHAR NOT NULL, size BIGINT NOT NULL, "
+             "sha256 VARCHAR NOT NULL UNIQUE, messages BIGINT, rejects BIGINT, status VARCHAR NOT NULL, "
+             "source VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, seconds DOUBLE, "
+             "first_time_ns BIGINT, last_time_ns BIGINT",
+    "messages": ", ".join(f"{c} {t}" for c, t in MESSAGE_COLUMNS.items()),
+    "rejects": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, byte_offset BIGINT, raw BLOB, "
+               "reason VARCHAR NOT NULL",
+    "orders": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, order_id UBIGINT NOT NULL, "
+              "symbol VARCHAR, side VARCHAR, price DECIMAL(18,4), shares BIGINT, "
+              "executed_shares BIGINT, cancelled_shares BIGINT, remaining_shares BIGINT, "
+              "status VARCHAR, first_time_ns BIGINT, last_time_ns BIGINT, events BIGINT, "
+              "end_line_no BIGINT",
+    "executions": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, execution_id UBIGINT, "
+                  "time_ns BIGINT, symbol VARCHAR, shares BIGINT, price DECIMAL(18,4), "
+                  "type VARCHAR, order_id UBIGINT, broken BOOLEAN",
+}
+
+
+def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
+            threads: int | None = None, memory_limit: str | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """Open (and if needed create) the database with its schema, locked down.
+
+    The instance never touches files or the network on SQL's behalf: ingest
+    hands it Arrow batches from Python, and exports go through Python too. So
+    external access is off and the configuration locked for every connection,
+    which makes user SQL unable to reach beyond the database whatever it says
+    (see :mod:`pitch.sandbox` for the statement checks on top).
+    Raises :class:`DatabaseBusyError` when another process holds the file.
+    """
+    target = db_path(path)
+    if not read_only:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = duckdb.connect(str(target), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise DatabaseBusyError(
+                f"database {target} is in use by another process (is the app running?); "
+                f"drop the file into the running app's inbox instead") from None
+        raise PitchError(f"cannot open database {target}: {text.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise PitchError(f"cannot open database {target}: {str(exc).splitlines()[0]}") from None
+    conn.execute("SET enable_progress_bar = false")
+    threads = threads or os.environ.get("PITCH_THREADS")
+    memory_limit = memory_limit or os.environ.get("PITCH_MEMORY_LIMIT")
+    if threads:
+        conn.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        conn.execute("SET memory_limit = ?", [memory_limit])
+    if not read_only:
+        init_schema(conn)
+    conn.execute("SET allowed_directories = []")
+    conn.execute("SET enable_external_access = false")
+    conn.execute("SET autoinstall_known_extensions = false")
+    conn.execute("SET autoload_known_extensions = false")
+    conn.execute("SET lock_configuration = true")
+    return conn
+
+
+def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables and (re)fill ``message_types``. Idempotent."""
+    conn.execute("CREATE SEQUENCE IF NOT EXISTS file_ids START 1")
+    for name, columns in TABLES.items():
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    lengths: dict[str, list[int]] = {}
+    for l in LAYOUTS:
+        lengths.setdefault(l.code, []).append(l.length)
+    for code, type_id, name in MESSAGE_TYPES:
+        conn.execute("INSERT OR REPLACE INTO message_types VALUES (?, ?, ?, ?)",
+                     [code, type_id, name, " or ".join(map(str, sorted(lengths[code])))])
+
+
+_ADDS = _quote_list(ADD_CODES)
+_TRADES = _quote_list(TRADE_CODES)
+
+# Executions and cancels belong to the latest add of their order id before them
+# in the same file (ids are reused once an order is gone): an ASOF join on line_no.
+_DERIVE_ORDERS = f"""
+INSERT INTO orders
+WITH adds AS (
+    SELECT line_no, order_id, symbol, side, price, shares, time_ns,
+           lead(line_no) OVER (PARTITION BY order_id ORDER BY line_no) AS end_line_no
+    FROM messages WHERE file_id = $f AND type IN ({_ADDS})
+), events AS (
+    SELECT e.line_no, e.type, e.shares, e.time_ns, a.line_no AS add_line
+    FROM (SELECT line_no, order_id, type, shares, time_ns FROM messages
+          WHERE file_id = $f AND type IN ('E', 'X')) e
+    ASOF JOIN adds a ON e.order_id = a.order_id AND e.line_no > a.line_no
+), per_order AS (
+    SELECT add_line,
+           coalesce(sum(shares) FILTER (WHERE type = 'E'), 0) AS executed,
+           coalesce(sum(shares) FILTER (WHERE type = 'X'), 0) AS cancelled,
+           arg_max(time_ns, line_no) AS last_time, count(*) AS events
+    FROM events GROUP BY add_line
+)
+SELECT $f, a.line_no, a.order_id, a.symbol, a.side, a.price, a.shares,
+       coalesce(p.executed, 0), coalesce(p.cancelled, 0),
+       a.shares - coalesce(p.executed, 0) - coalesce(p.cancelled, 0) AS remaining,
+       CASE WHEN remaining > 0 THEN 'open'
+            WHEN coalesce(p.executed, 0) = a.shares THEN 'filled'
+            ELSE 'cancelled' END,
+       a.time_ns, coalesce(p.last_time, a.time_ns), coalesce(p.events, 0), a.end_line_no
+FROM adds a LEFT JOIN per_order p ON p.add_line = a.line_no
+ORDER BY a.line_no
+"""
+
+_DERIVE_EXECUTIONS = f"""
+INSERT INTO executions
+WITH adds AS (
+    SELECT line_no, order_id, symbol, price FROM messages
+    WHERE file_id = $f AND type IN ({_ADDS})
+), breaks AS (
+    SELECT DISTINCT execution_id FROM messages WHERE file_id = $f AND type = 'B'
+), fills AS (
+    SELECT e.line_no, e.execution_id, e.time_ns, a.symbol, e.shares, a.price, e.type, e.order_id
+    FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id FROM messages
+          WHERE file_id = $f AND type = 'E') e
+    ASOF LEFT JOIN adds a ON e.order_id = a.order_id AND e.line_no > a.line_no
+    UNION ALL
+    SELECT line_no, execution_id, time_ns, symbol, shares, price, type, order_id
+    FROM messages WHERE file_id = $f AND type IN ({_TRADES})
+)
+SELECT $f, f.line_no, f.execution_id, f.time_ns, f.symbol, f.shares, f.price, f.type, f.order_id,
+       f.execution_id IN (SELECT execution_id FROM breaks)
+FROM fills f ORDER BY f.line_no
+"""
+
+
+def derive_file(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
+    """Fill ``orders`` and ``executions`` for one file (inside the ingest transaction)."""
+    cur.execute(_DERIVE_ORDERS, {"f": file_id})
+    cur.execute(_DERIVE_EXECUTIONS, {"f": file_id})
+
+
+def delete_all(conn: duckdb.DuckDBPyConnection) -> None:
+    """Empty every data table (the schema and message_types stay)."""
+    cur = conn.cursor()
+    cur.execute("BEGIN")
+    try:
+        for table in ("messages", "rejects", "orders", "executions", "files"):
+            cur.execute(f"DELETE FROM {table}")
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
