@@ -68,7 +68,7 @@ def decode_line(line: bytes) -> Record:
         raise DecodeError(f"unknown message type {code!r}", skip + TYPE_OFFSET)
     layout = BY_CODE_LENGTH.get((code, len(msg)))
     if layout is None:
-        expected = " or ".join(str(l.length) for l in layouts)
+        expected = " or ".join(str(n) for n in sorted(l.length for l in layouts))
         raise DecodeError(f"wrong length {len(msg)} for {code!r} {layouts[0].name} "
                           f"(expected {expected})", skip)
     stamp = msg[:TIMESTAMP_WIDTH]
