@@ -74,12 +74,6 @@ def sha256_of(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def _reader(raw: BinaryIO) -> BinaryIO:
-    head = raw.read(2)
-    raw.seek(0)
-    return gzip.GzipFile(fileobj=raw, mode="rb") if head == _GZIP_MAGIC else raw
-
-
 def ingest_path(conn: duckdb.DuckDBPyConnection, path: str | Path, *, name: str | None = None,
                 source: str = "cli", progress: Progress | None = None,
                 chunk_size: int = CHUNK_SIZE) -> IngestResult:
@@ -105,19 +99,24 @@ def _ingest(conn: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int,
     started = time.perf_counter()
     if size == 0:
         raise IngestError(f"{name}: file is empty")
-    sha = sha256_of(fh)
+    # The sha256 is of the content, so a file and its .gz are one file. For a
+    # plain file it is known before any work; for a .gz it is computed while
+    # decoding and checked before the commit.
+    gz = fh.read(2) == _GZIP_MAGIC
+    fh.seek(0)
+    sha = None if gz else sha256_of(fh)
     fh.seek(0)
     with _write_lock:
         cur = conn.cursor()
         try:
-            known = cur.execute("SELECT file_id FROM files WHERE sha256 = ?", [sha]).fetchone()
+            known = sha and _known(cur, sha)
             if known:
-                return IngestResult(name, "duplicate", known[0], 0, 0, size, sha,
+                return IngestResult(name, "duplicate", known, 0, 0, size, sha,
                                     time.perf_counter() - started)
             cur.execute("BEGIN")
             try:
-                result = _load(cur, fh, name, size, sha, source, progress, chunk_size, started)
-                cur.execute("COMMIT")
+                result = _load(cur, fh, gz, name, size, sha, source, progress, chunk_size, started)
+                cur.execute("ROLLBACK" if result.status == "duplicate" else "COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
@@ -128,21 +127,30 @@ def _ingest(conn: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int,
     return result
 
 
-def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int, sha: str,
-          source: str, progress: Progress | None, chunk_size: int, started: float
-          ) -> IngestResult:
+def _known(cur: duckdb.DuckDBPyConnection, sha: str) -> int | None:
+    row = cur.execute("SELECT file_id FROM files WHERE sha256 = ?", [sha]).fetchone()
+    return row[0] if row else None
+
+
+def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, size: int,
+          sha: str | None, source: str, progress: Progress | None, chunk_size: int,
+          started: float) -> IngestResult:
     file_id = cur.execute("SELECT nextval('file_ids')").fetchone()[0]
     cur.execute("INSERT INTO files (file_id, name, size, sha256, status, source, started_at) "
-                "VALUES (?, ?, ?, ?, 'loading', ?, ?)", [file_id, name, size, sha, source, _now()])
+                "VALUES (?, ?, ?, ?, 'loading', ?, ?)",
+                [file_id, name, size, sha or f"pending-{file_id}", source, _now()])
     decoder = Decoder()
+    digest = hashlib.sha256() if sha is None else None
     messages = n_rejects = 0
     first_reject = None
     first_t: int | None = None
     last_t: int | None = None
-    reader = _reader(fh)
+    reader = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
     try:
         while True:
             block = reader.read(chunk_size)
+            if digest:
+                digest.update(block)
             batch = decoder.feed(block) if block else decoder.close()
             table = batch.table
             if table.num_rows:
@@ -164,7 +172,7 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int, sh
                 progress(fh.tell(), size)
             if not block:
                 break
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise IngestError(f"{name}: cannot read: {exc}") from None
     if messages == 0:
         if first_reject:
@@ -172,6 +180,13 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int, sh
             raise IngestError(f"{name}: not a PITCH file: no line is a PITCH message "
                               f"(line {r.line_no}: {r.reason})")
         raise IngestError(f"{name}: file has no messages (only blank lines)")
+    if digest:
+        sha = digest.hexdigest()
+        known = _known(cur, sha)
+        if known:
+            return IngestResult(name, "duplicate", known, 0, 0, size, sha,
+                                time.perf_counter() - started)
+        cur.execute("UPDATE files SET sha256 = ? WHERE file_id = ?", [sha, file_id])
     derive_file(cur, file_id)
     seconds = time.perf_counter() - started
     cur.execute("UPDATE files SET messages = ?, rejects = ?, status = ?, finished_at = ?, "

@@ -1,0 +1,134 @@
+"""orders and executions: the lifecycle rules, on small hand-made files and the real sample."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from pitch import ingest, queries
+
+
+def add(t: int, oid: str, side: str, shares: int, symbol: str, price: str) -> str:
+    return f"S{t:08d}A{oid:>012}{side}{shares:06d}{symbol:<6}{price:>010}Y"
+
+
+def executed(t: int, oid: str, shares: int, xid: str) -> str:
+    return f"S{t:08d}E{oid:>012}{shares:06d}{xid:>012}"
+
+
+def cancel(t: int, oid: str, shares: int) -> str:
+    return f"S{t:08d}X{oid:>012}{shares:06d}"
+
+
+def trade(t: int, oid: str, side: str, shares: int, symbol: str, price: str, xid: str) -> str:
+    return f"S{t:08d}P{oid:>012}{side}{shares:06d}{symbol:<6}{price:>010}{xid:>012}"
+
+
+def brk(t: int, xid: str) -> str:
+    return f"S{t:08d}B{xid:>012}"
+
+
+LINES = [
+    add(34200000, "ORD1", "B", 100, "AAPL", "1830100"),     # 1: first life of ORD1
+    cancel(34200001, "ORD1", 100),                            # 2: gone
+    add(34200002, "ORD1", "S", 300, "MSFT", "3300000"),     # 3: id reused: a new order
+    executed(34200003, "ORD1", 50, "X1"),                    # 4: applies to line 3
+    cancel(34200004, "ORD1", 100),                            # 5: partial cancel
+    add(34200005, "ORD2", "B", 200, "AAPL", "1830000"),     # 6
+    executed(34200006, "ORD2", 120, "X2"),                   # 7
+    executed(34200007, "ORD2", 80, "X3"),                    # 8: filled
+    trade(34200008, "HIDDEN", "B", 500, "SPY", "4500000", "X4"),  # 9: hidden order trade
+    trade(34200009, "HIDDEN", "S", 70, "AAPL", "1830200", "X5"),  # 10
+    brk(34200010, "X4"),                                      # 11: breaks the SPY trade
+    add(34200011, "ORD3", "B", 10, "IBM", "1000000"),       # 12: partially cancelled then gone
+    cancel(34200012, "ORD3", 4),
+    cancel(34200013, "ORD3", 6),
+]
+
+
+def load(db, lines=LINES, name="hand.txt"):
+    return ingest.ingest_bytes(db, "\n".join(lines).encode(), name)
+
+
+def test_orders_follow_reused_ids_and_partial_cancels(db) -> None:
+    load(db)
+    rows = db.execute("""SELECT line_no, order_id, symbol, side, price, shares, executed_shares,
+                                cancelled_shares, remaining_shares, status, events, end_line_no,
+                                first_time_ns, last_time_ns
+                         FROM orders ORDER BY line_no""").fetchall()
+    ms = 1_000_000
+    assert rows == [
+        (1, int("ORD1", 36), "AAPL", "B", Decimal("183.01"), 100, 0, 100, 0, "cancelled", 1, 3,
+         34200000 * ms, 34200001 * ms),
+        (3, int("ORD1", 36), "MSFT", "S", Decimal("330"), 300, 50, 100, 150, "open", 2, None,
+         34200002 * ms, 34200004 * ms),
+        (6, int("ORD2", 36), "AAPL", "B", Decimal("183"), 200, 200, 0, 0, "filled", 2, None,
+         34200005 * ms, 34200007 * ms),
+        (12, int("ORD3", 36), "IBM", "B", Decimal("100"), 10, 0, 10, 0, "cancelled", 2, None,
+         34200011 * ms, 34200013 * ms),
+    ]
+
+
+def test_executions_take_symbol_and_price_from_their_order(db) -> None:
+    load(db)
+    rows = db.execute("""SELECT line_no, execution_id, symbol, shares, price, type, broken
+                         FROM executions ORDER BY line_no""").fetchall()
+    assert rows == [
+        (4, int("X1", 36), "MSFT", 50, Decimal("330"), "E", False),
+        (7, int("X2", 36), "AAPL", 120, Decimal("183"), "E", False),
+        (8, int("X3", 36), "AAPL", 80, Decimal("183"), "E", False),
+        (9, int("X4", 36), "SPY", 500, Decimal("450"), "P", True),
+        (10, int("X5", 36), "AAPL", 70, Decimal("183.02"), "P", False),
+    ]
+    top = queries.top_symbols(db, 10)
+    assert list(zip(top.symbol, top.executed_shares)) == [("AAPL", 270), ("MSFT", 50)]
+
+
+def test_rules_apply_per_file(db) -> None:
+    """An execution in another file never attaches to this file's order."""
+    load(db, LINES[:1], "one.txt")
+    load(db, [executed(34300000, "ORD1", 10, "X9"), add(34300001, "ORD9", "B", 1, "Z", "1")],
+         "two.txt")
+    assert db.execute("SELECT executed_shares, status FROM orders WHERE line_no = 1 "
+                      "AND file_id = 1").fetchone() == (0, "open")
+    assert db.execute("SELECT symbol, price FROM executions").fetchone() == (None, None)
+
+
+def independent_volume(raw: bytes) -> dict[str, int]:
+    """Executed shares per symbol, straight from the spec's offsets (with the S)."""
+    live: dict[str, tuple[str, int]] = {}  # order id -> symbol of its latest add
+    volume: dict[str, int] = defaultdict(int)
+    broken: set[str] = set()
+    fills: list[tuple[str, str, int]] = []
+    for line in raw.decode().split("\n"):
+        kind = line[9]
+        if kind == "A":
+            live[line[10:22]] = line[29:35].rstrip()
+        elif kind == "E":
+            fills.append((line[28:40], live[line[10:22]], int(line[22:28])))
+        elif kind == "P":
+            fills.append((line[45:57], line[29:35].rstrip(), int(line[23:29])))
+        elif kind == "B":
+            broken.add(line[10:22])
+    for xid, symbol, shares in fills:
+        if xid not in broken:
+            volume[symbol] += shares
+    return dict(volume)
+
+
+def test_real_sample_volume_matches_an_independent_computation(db, real_sample) -> None:
+    ingest.ingest_path(db, real_sample)
+    want = independent_volume(real_sample.read_bytes())
+    got = queries.top_symbols(db, 10_000)
+    assert dict(zip(got.symbol, got.executed_shares)) == want
+    ranked = sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert list(zip(*[queries.top_symbols(db, 10)[c] for c in ("symbol", "executed_shares")])) == ranked
+
+
+def test_real_sample_orders(db, real_sample) -> None:
+    ingest.ingest_path(db, real_sample)
+    assert db.execute("SELECT count(*) FROM orders").fetchone()[0] == 10_361
+    # pitch-formats.md: 784 orders still have shares left at the end of the file.
+    assert db.execute("SELECT count(*) FROM orders WHERE status = 'open'").fetchone()[0] == 784
+    assert db.execute("SELECT min(remaining_shares) FROM orders").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM executions").fetchone()[0] == 47

@@ -1,0 +1,153 @@
+"""Ingest: every line accounted for, files land whole and once."""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+
+import pytest
+
+from pitch import ingest, queries, store
+from pitch.errors import IngestError
+
+A1 = b"S28800011AAK27GA0000DTS000100SH    0000619200Y"
+A2 = b"S28800012ABK27GA00000KB001000SSO   0000763800Y"
+X1 = b"S28800013XAK27GA0000DT000100"
+
+
+def table_counts(conn) -> dict[str, int]:
+    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("files", "messages", "rejects", "orders", "executions")}
+
+
+def test_real_sample_lands_whole(db, real_sample) -> None:
+    result = ingest.ingest_path(db, real_sample)
+    assert (result.status, result.messages, result.rejects) == ("ingested", 20_000, 0)
+    counts = dict(zip(*[queries.message_type_counts(db)[c] for c in ("code", "count")]))
+    assert counts == {"A": 10_361, "X": 9_592, "P": 27, "E": 20}
+    # Independent count from the raw bytes: the type is the 10th byte of each line.
+    raw = Counter(chr(line[9]) for line in real_sample.read_bytes().split(b"\n"))
+    assert counts == dict(raw)
+    row = db.execute("SELECT name, size, messages, rejects, status, first_time_ns, last_time_ns "
+                     "FROM files").fetchone()
+    assert row == ("pitch_data.txt", 767_520, 20_000, 0, "ingested",
+                   28_800_011_000_000, 28_963_734_000_000)
+
+
+def test_columns_are_typed(db, real_sample) -> None:
+    ingest.ingest_path(db, real_sample)
+    types = dict(db.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                            "WHERE table_name = 'messages'").fetchall())
+    assert types["order_id"] == "UBIGINT" and types["execution_id"] == "UBIGINT"
+    assert types["price"] == "DECIMAL(18,4)" and types["shares"] == "BIGINT"
+    assert types["time_ns"] == "BIGINT" and types["line_no"] == "BIGINT"
+    price = db.execute("SELECT price::VARCHAR FROM messages WHERE line_no = 1").fetchone()[0]
+    assert price == "61.9200"
+
+
+def test_same_file_twice_adds_nothing(db, real_sample) -> None:
+    first = ingest.ingest_path(db, real_sample)
+    before = table_counts(db)
+    again = ingest.ingest_path(db, real_sample, name="renamed.txt")
+    assert again.status == "duplicate" and again.file_id == first.file_id
+    assert "already ingested" in again.summary()
+    assert table_counts(db) == before
+
+
+def test_gzip_is_read_and_is_the_same_file(db, real_sample) -> None:
+    data = real_sample.read_bytes()
+    packed = ingest.ingest_bytes(db, gzip.compress(data), "day.txt.gz")
+    assert (packed.status, packed.messages) == ("ingested", 20_000)
+    assert ingest.ingest_bytes(db, data, "day.txt").status == "duplicate"
+    assert ingest.ingest_bytes(db, gzip.compress(data, 1), "again.gz").status == "duplicate"
+    assert table_counts(db)["files"] == 1
+
+
+@pytest.mark.parametrize("data", [
+    A1 + b"\r\n" + A2 + b"\r\n",  # CRLF
+    A1 + b"\n" + A2,  # no final newline
+    b"\n" + A1 + b"\n\n" + A2 + b"\n\n",  # blank lines
+    A1[1:] + b"\n" + A2[1:],  # no leading S
+])
+def test_real_file_shapes(db, data: bytes) -> None:
+    result = ingest.ingest_bytes(db, data, "shapes.txt")
+    assert (result.messages, result.rejects) == (2, 0)
+    assert db.execute("SELECT symbol FROM messages ORDER BY line_no").fetchall() == [("SH",), ("SSO",)]
+
+
+def test_bad_lines_are_kept_and_good_lines_land(db) -> None:
+    data = b"\n".join([A1, b"S28800011ZAK27GA0000DT", A2, b"\xff\xfe", X1])
+    result = ingest.ingest_bytes(db, data, "mixed.txt")
+    assert (result.status, result.messages, result.rejects) == ("ingested", 3, 2)
+    assert result.first_reject == "line 2: unknown message type 'Z'"
+    assert db.execute("SELECT line_no FROM messages ORDER BY 1").fetchall() == [(1,), (3,), (5,)]
+    rejects = db.execute("SELECT file_id, line_no, byte_offset, raw, reason FROM rejects "
+                         "ORDER BY line_no").fetchall()
+    assert rejects == [
+        (result.file_id, 2, len(A1) + 1, b"S28800011ZAK27GA0000DT", "unknown message type 'Z'"),
+        (result.file_id, 4, len(A1) + 1 + 23 + len(A2) + 1, b"\xff\xfe", "non-ASCII byte 0xff at offset 0"),
+    ]
+    assert db.execute("SELECT status, rejects FROM files").fetchone() == ("ingested with rejects", 2)
+
+
+@pytest.mark.parametrize("data,reason", [
+    (b"", "file is empty"),
+    (b"\n\n\r\n", "only blank lines"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8, "not a PITCH file"),
+    (b"symbol,price\nAAPL,1.0\n", "not a PITCH file: no line is a PITCH message (line 1:"),
+    (gzip.compress(A1 * 1000)[:-30], "cannot read"),  # truncated gzip
+])
+def test_unusable_files_change_nothing(db, real_sample, data: bytes, reason: str) -> None:
+    ingest.ingest_path(db, real_sample)
+    before = table_counts(db)
+    with pytest.raises(IngestError) as err:
+        ingest.ingest_bytes(db, data, "bad.bin")
+    assert str(err.value).startswith("bad.bin: ") and reason in str(err.value)
+    assert table_counts(db) == before
+
+
+def test_a_failure_midway_rolls_back_everything(db, real_sample) -> None:
+    calls = []
+
+    def stop_after_first_chunk(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # a user's Ctrl-C in the middle
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest.ingest_path(db, real_sample, chunk_size=100_000, progress=stop_after_first_chunk)
+    assert table_counts(db) == {t: 0 for t in ("files", "messages", "rejects", "orders", "executions")}
+    result = ingest.ingest_path(db, real_sample)  # and it can land afterwards
+    assert result.messages == 20_000
+
+
+def test_progress_reports_real_bytes(db, real_sample) -> None:
+    seen = []
+    ingest.ingest_path(db, real_sample, chunk_size=100_000, progress=lambda d, t: seen.append((d, t)))
+    assert len(seen) >= 8
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1] == (767_520, 767_520)
+
+
+def test_unreadable_path(db, tmp_path) -> None:
+    with pytest.raises(IngestError, match="missing.txt: cannot read"):
+        ingest.ingest_path(db, tmp_path / "missing.txt")
+
+
+def test_database_busy_is_one_clear_error(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c",
+                               f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); "
+                               "print('ready', flush=True); time.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        from pitch.errors import DatabaseBusyError
+        with pytest.raises(DatabaseBusyError, match="in use by another process"):
+            store.connect(path)
+    finally:
+        holder.kill()
+        holder.wait()
