@@ -12,26 +12,28 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import queue
 import threading
 import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Generator, Iterator, TypeVar
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import Decoder, Reject
+from .columns import Batch, Decoder, Reject
 from .errors import IngestError
 from .store import derive_file
 
-CHUNK_SIZE = 8 << 20
+CHUNK_SIZE = 16 << 20
 #: Give up early on a file whose first this-many lines are all rejects.
 NOT_PITCH_AFTER = 1000
 
+T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -139,19 +141,15 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
     cur.execute("INSERT INTO files (file_id, name, size, sha256, status, source, started_at) "
                 "VALUES (?, ?, ?, ?, 'loading', ?, ?)",
                 [file_id, name, size, sha or f"pending-{file_id}", source, _now()])
-    decoder = Decoder()
     digest = hashlib.sha256() if sha is None else None
     messages = n_rejects = 0
     first_reject = None
     first_t: int | None = None
     last_t: int | None = None
     reader = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
+    batches = _prefetch(_decode_stream(reader, fh, chunk_size, digest))
     try:
-        while True:
-            block = reader.read(chunk_size)
-            if digest:
-                digest.update(block)
-            batch = decoder.feed(block) if block else decoder.close()
+        for batch, done in batches:
             table = batch.table
             if table.num_rows:
                 cur.register("_pitch_batch", table)
@@ -169,11 +167,11 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
             if messages == 0 and n_rejects >= NOT_PITCH_AFTER:
                 break
             if progress:
-                progress(fh.tell(), size)
-            if not block:
-                break
+                progress(done, size)
     except (OSError, EOFError, zlib.error) as exc:
         raise IngestError(f"{name}: cannot read: {exc}") from None
+    finally:
+        batches.close()
     if messages == 0:
         if first_reject:
             r = first_reject
@@ -195,6 +193,58 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
                  _now(), seconds, first_t, last_t, file_id])
     first = f"line {first_reject.line_no}: {first_reject.reason}" if first_reject else ""
     return IngestResult(name, "ingested", file_id, messages, n_rejects, size, sha, seconds, first)
+
+
+def _decode_stream(reader: BinaryIO, fh: BinaryIO, chunk_size: int,
+                   digest: "hashlib._Hash | None") -> Iterator[tuple[Batch, int]]:
+    """(batch, bytes of the file read so far) for each chunk, then the flush."""
+    decoder = Decoder()
+    while block := reader.read(chunk_size):
+        if digest:
+            digest.update(block)
+        yield decoder.feed(block), fh.tell()
+    yield decoder.close(), fh.tell()
+
+
+def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
+    """Run ``items`` in a thread, ``depth`` ahead of the consumer.
+
+    Reading and decoding the next chunk (numpy, GIL mostly released) overlaps
+    DuckDB inserting the previous one. Exceptions reach the consumer; closing
+    the generator stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((end, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put((end, exc))
+
+    worker = threading.Thread(target=produce, name="pitch-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _insert_rejects(cur: duckdb.DuckDBPyConnection, file_id: int, rejects: list[Reject]) -> None:

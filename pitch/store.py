@@ -147,7 +147,6 @@ SELECT $f, a.line_no, a.order_id, a.symbol, a.side, a.price, a.shares,
             ELSE 'cancelled' END,
        a.time_ns, coalesce(p.last_time, a.time_ns), coalesce(p.events, 0), a.end_line_no
 FROM adds a LEFT JOIN per_order p ON p.add_line = a.line_no
-ORDER BY a.line_no
 """
 
 _DERIVE_EXECUTIONS = f"""
