@@ -148,7 +148,8 @@ def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
     try:
         statements = conn.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryRefused(f"syntax error: {_first_line(exc).removeprefix('Parser Error: ')}") from None
+        reason = _first_line(exc).removeprefix("Parser Error: ").removeprefix("syntax error ")
+        raise QueryRefused(f"syntax error: {reason}") from None
     if not statements:
         raise QueryRefused("the query is empty (only comments?)")
     if len(statements) != 1:
