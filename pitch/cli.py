@@ -52,7 +52,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("ascii", "backslashreplace")
+        # raw lines (rejects): printable ASCII as is, anything else as \xNN
+        return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in bytes(value))
     return value
 
 
