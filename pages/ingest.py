@@ -1,0 +1,153 @@
+"""Ingest: upload files, watch the inbox, see what landed and what was rejected."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import streamlit as st
+
+from pitch import fmt, queries, settings, store, ui
+from pitch.errors import PitchError
+from pitch.ingest import ingest_bytes
+
+st.title("Ingest")
+limit_mb = int(st.get_option("server.maxUploadSize"))
+state = st.session_state
+state.setdefault("uploads", 0)  # bumped to empty the uploader after each batch
+
+# --- upload ----------------------------------------------------------------------------
+st.subheader("Upload")
+uploaded = st.file_uploader(
+    "Drop PITCH files here (plain text or .gz)", accept_multiple_files=True,
+    key=f"uploader_{state['uploads']}",
+    help=f"Up to {limit_mb:,} MB per file: server.maxUploadSize in .streamlit/config.toml")
+st.caption(f"Upload limit: **{limit_mb:,} MB per file** (`server.maxUploadSize` in "
+           "`.streamlit/config.toml`). A file lands whole or not at all; a file already "
+           "loaded adds nothing.")
+if uploaded:
+    outcomes = []
+    for file in uploaded:
+        bar = st.progress(0.0, text=f"Decoding {file.name}…")
+        if file.size > limit_mb * 1024 * 1024:
+            outcomes.append(("error", f"{file.name}: {fmt.size(file.size)} is over the "
+                                      f"{limit_mb:,} MB upload limit; nothing was loaded"))
+            bar.empty()
+            continue
+
+        def progress(done: int, total: int, bar=bar, name=file.name) -> None:
+            bar.progress(min(done / max(total, 1), 1.0),
+                         text=f"Decoding {name}: {fmt.size(done)} of {fmt.size(total)}")
+
+        try:
+            result = ingest_bytes(ui.connection(), file.getvalue(), file.name, source="upload",
+                                  progress=progress)
+        except PitchError as exc:
+            outcomes.append(("error", f"{exc}; nothing was loaded"))
+        else:
+            outcomes.append(("info" if result.status == "duplicate" else "success",
+                             result.summary()))
+        bar.empty()
+    state["ingest_outcomes"] = outcomes
+    state["uploads"] += 1
+    ui.refresh()
+    st.rerun()  # so the sidebar and every page see the new data
+
+for kind, text in state.get("ingest_outcomes", []):
+    {"error": st.error, "info": st.info, "success": st.success}[kind](text)
+
+
+# --- the watched folder ----------------------------------------------------------------
+@st.fragment(run_every="2s")
+def watch_panel() -> None:
+    w = ui.watcher()
+    if w is None:
+        st.caption("Folder watching is off in this server (PITCH_NO_WATCH=1).")
+        return
+    s = w.status()
+    mode = "polling" if s["polling"] else "file-system events"
+    if s.get("error"):
+        st.error(s["error"])
+    elif s["running"]:
+        st.markdown(f":green[●] Watching `{s['folder']}` ({mode}). Drop files there; they move "
+                    "to `processed/` or `failed/` when done.")
+    else:
+        st.markdown(f":red[●] Not watching `{s['folder']}`.")
+    if s["current"]:
+        st.progress(s["progress"] or 0.0, text=f"Ingesting {s['current']}…")
+    if s["queue"]:
+        st.caption("Waiting: " + ", ".join(s["queue"]))
+    if s["recent"]:
+        st.dataframe(s["recent"], hide_index=True, width="stretch",
+                     column_order=["finished", "name", "status", "messages", "rejects",
+                                   "seconds", "error"])
+
+
+st.subheader("Watched folder")
+watch_panel()
+
+# --- history ---------------------------------------------------------------------------
+st.subheader("Ingested files")
+files = ui.q(queries.files)
+if files.empty:
+    st.info(ui.EMPTY_HINT.format(inbox=settings.inbox_dir()), icon=":material/upload_file:")
+else:
+    shown = files.assign(
+        size=files["size"].map(fmt.size), seconds=files["seconds"].map(fmt.seconds),
+        finished_at=files["finished_at"].dt.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    ui.table(shown.rename(columns={"seconds": "duration", "finished_at": "finished"}),
+             key="files_table")
+
+    with_rejects = files[files["rejects"] > 0]
+    st.subheader("Rejects")
+    if with_rejects.empty:
+        st.caption("No file has rejected lines.")
+    else:
+        labels = {int(i): f"{i}: {n} ({r:,} rejects)" for i, n, r in
+                  zip(with_rejects["file_id"], with_rejects["name"], with_rejects["rejects"])}
+        fid = st.selectbox("File", list(labels), format_func=lambda i: labels[i],
+                           key="rejects_file")
+        n = ui.q(queries.reject_count, fid)
+        pages = max(1, math.ceil(n / queries.PAGE_SIZE))
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        with c1:
+            page = st.pagination(pages, key="rejects_page")
+        with c2:
+            ui.csv_button(f"CSV of all {n:,} rejects", lambda cur: queries.rejects_csv(cur, fid),
+                          f"rejects-{fid}.csv", key="csv_rejects")
+        ui.table(ui.q(queries.rejects_page, fid, page=page), key="rejects_table")
+
+# --- sample and clearing ---------------------------------------------------------------
+def load_sample() -> None:
+    try:
+        result = ui.load_sample(ui.connection())
+        state["ingest_outcomes"] = [("info" if result.status == "duplicate" else "success",
+                                     result.summary())]
+    except PitchError as exc:
+        state["ingest_outcomes"] = [("error", str(exc))]
+    ui.refresh()
+
+
+def clear_database() -> None:
+    try:
+        store.delete_all(ui.connection())
+        state["ingest_outcomes"] = [("success", "The database is empty.")]
+    except duckdb.Error as exc:
+        state["ingest_outcomes"] = [("error", f"Could not clear: {str(exc).splitlines()[0]}")]
+    state["confirm_clear"] = False
+    ui.refresh()
+
+
+st.subheader("Database")
+left, right = st.columns(2)
+with left:
+    st.caption(f"`{store.db_path()}`. The sample is `{settings.SAMPLE_FILE.name}` "
+               "(a generated session with every message type).")
+    st.button("Load the sample", icon=":material/science:", on_click=load_sample,
+              disabled=not settings.SAMPLE_FILE.exists())
+with right:
+    totals = ui.q(queries.totals)
+    sure = st.checkbox(f"Yes, delete all {totals['messages']:,} messages of "
+                       f"{totals['files']:,} files", key="confirm_clear")
+    st.button("Clear the database", icon=":material/delete_forever:", type="primary",
+              disabled=not sure or not totals["files"], on_click=clear_database)

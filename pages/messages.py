@@ -1,0 +1,108 @@
+"""Messages: filter, page, sort, drill into one message, export every match."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from pitch import fmt, queries, ui
+from pitch.filters import TYPE_CODES, TYPE_NAMES, MessageFilter
+
+st.title("Messages")
+if ui.no_data():
+    st.stop()
+
+
+def first_page() -> None:
+    st.session_state["page"] = 1  # a new filter starts at its first page
+
+
+files = ui.q(queries.files)
+file_names = dict(zip(files["file_id"].astype(int), files["name"]))
+first, last = ui.q(queries.time_bounds)
+
+with st.container(border=True):
+    a, b, c = st.columns([3, 3, 1])
+    type_names = a.multiselect("Message types", list(TYPE_NAMES.values()), key="types",
+                               bind="query-params", on_change=first_page,
+                               placeholder="All types")
+    symbols = b.multiselect("Symbols", ui.q(queries.symbols), key="symbols",
+                            bind="query-params", on_change=first_page, placeholder="All symbols")
+    side = c.segmented_control("Side", ["Buy", "Sell"], key="side", bind="query-params",
+                               on_change=first_page)
+    d, e, f, g = st.columns([2, 2, 2, 3])
+    start = d.text_input("From", key="from", bind="query-params", on_change=first_page,
+                         placeholder=fmt.hms(first), help="HH:MM:SS.mmm, inclusive")
+    end = e.text_input("To", key="to", bind="query-params", on_change=first_page,
+                       placeholder=fmt.hms(last), help="HH:MM:SS.mmm, inclusive")
+    order_text = f.text_input("Order id", key="order", bind="query-params", on_change=first_page,
+                              placeholder="e.g. 1K27GA00000X", help="Base 36, as in the file")
+    file_id = ui.file_picker(g, files, first_page)
+
+errors = []
+try:
+    start_ns = fmt.parse_hms(start) if start else None
+    end_ns = fmt.parse_hms(end) if end else None
+except ValueError as exc:
+    errors.append(str(exc))
+try:
+    order_id = fmt.parse_b36(order_text) if order_text else None
+except ValueError as exc:
+    errors.append(str(exc))
+if errors:
+    for message in errors:
+        st.error(message, icon=":material/error:")
+    st.stop()
+
+flt = MessageFilter(
+    types=tuple(TYPE_CODES[n] for n in type_names), symbols=tuple(symbols),
+    start_ns=start_ns, end_ns=end_ns, order_id=order_id,
+    side={"Buy": "B", "Sell": "S"}.get(side or ""), file_id=file_id,
+    file_name=file_names.get(file_id, "") if file_id is not None else "",
+)
+total = ui.q(queries.message_count, flt)
+st.markdown(f"{flt.sentence()}: **{fmt.count(total)}** message{'' if total == 1 else 's'}")
+if symbols and not type_names:
+    st.caption("Executions (E) and cancels (X) carry no symbol in PITCH, so a symbol filter "
+               "leaves them out: filter by order id, or see the order on the Orders page.")
+if total == 0:
+    st.info("No message matches these filters. Widen the time window or remove a filter.",
+            icon=":material/filter_alt_off:")
+    st.stop()
+
+pages = max(1, math.ceil(total / queries.PAGE_SIZE))
+s1, s2, s3, s4 = st.columns([2, 1, 4, 2], vertical_alignment="bottom")
+sort = s1.selectbox("Sort by", list(queries.MESSAGE_SORTS), key="sort", bind="query-params")
+desc = s2.toggle("Descending", key="desc", bind="query-params")
+with s3:
+    page = st.pagination(pages, key="page", bind="query-params")
+with s4:
+    ui.csv_button(f"CSV of all {fmt.count(total)} rows",
+                  lambda cur: queries.messages_csv(cur, flt, sort=sort, desc=desc),
+                  "messages.csv", key="csv", help="Every matching message, every column")
+
+frame = ui.q(queries.messages_page, flt, sort=sort, desc=desc, page=page)
+st.caption(f"Page {page:,} of {pages:,} · rows {(page - 1) * queries.PAGE_SIZE + 1:,}–"
+           f"{(page - 1) * queries.PAGE_SIZE + len(frame):,}. Select a row for its details.")
+event = ui.table(frame, key="rows", select=True)
+
+row = ui.selected_row(event)
+if row is not None and row < len(frame):
+    picked = frame.iloc[row]
+    detail = ui.q(queries.message_detail, int(picked["file_id"]), int(picked["line_no"]))
+    with st.container(border=True):
+        st.subheader(f"{detail.get('message_type', '')}, line {picked['line_no']:,} of "
+                     f"{detail.get('file', '')}")
+        left, right = st.columns([2, 1])
+        left.dataframe(fmt.describe(detail), hide_index=True, width="stretch")
+        with right:
+            if "order_id" in detail:
+                oid = fmt.b36(detail["order_id"])
+                if st.button(f"Order {oid} lifecycle", icon=":material/receipt_long:"):
+                    fid = int(picked["file_id"])
+                    st.switch_page(ui.PAGES["orders"], query_params={
+                        "order": oid, "file": ui.file_label(fid, file_names[fid])})
+            if detail.get("symbol"):
+                if st.button(f"Symbol {detail['symbol']}", icon=":material/finance:"):
+                    st.switch_page(ui.PAGES["symbols"], query_params={"symbol": detail["symbol"]})

@@ -1,0 +1,101 @@
+"""Orders: filter the orders, open one and follow its lifecycle."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from pitch import charts, fmt, queries, ui
+from pitch.filters import ORDER_STATUSES, OrderFilter
+
+st.title("Orders")
+if ui.no_data():
+    st.stop()
+
+
+def first_page() -> None:
+    st.session_state["page"] = 1
+
+
+files = ui.q(queries.files)
+file_names = dict(zip(files["file_id"].astype(int), files["name"]))
+
+with st.container(border=True):
+    a, b, c = st.columns([3, 1, 2])
+    symbols = a.multiselect("Symbols", ui.q(queries.symbols), key="symbols",
+                            bind="query-params", on_change=first_page, placeholder="All symbols")
+    side = b.segmented_control("Side", ["Buy", "Sell"], key="side", bind="query-params",
+                               on_change=first_page)
+    statuses = c.pills("Status", list(ORDER_STATUSES), selection_mode="multi", key="status",
+                       bind="query-params", on_change=first_page)
+    d, e = st.columns([1, 2])
+    order_text = d.text_input("Order id", key="order", bind="query-params", on_change=first_page,
+                              placeholder="e.g. 1K27GA00000X", help="Base 36, as in the file")
+    file_id = ui.file_picker(e, files, first_page)
+
+try:
+    order_id = fmt.parse_b36(order_text) if order_text else None
+except ValueError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+
+flt = OrderFilter(symbols=tuple(symbols), side={"Buy": "B", "Sell": "S"}.get(side or ""),
+                  statuses=tuple(statuses or ()), order_id=order_id, file_id=file_id,
+                  file_name=file_names.get(file_id, "") if file_id is not None else "")
+total = ui.q(queries.order_count, flt)
+st.markdown(f"{flt.sentence()}: **{fmt.count(total)}** order{'' if total == 1 else 's'}")
+if total == 0:
+    st.info("No order matches these filters. Check the order id (base 36, 12 characters) "
+            "or remove a filter.", icon=":material/filter_alt_off:")
+    st.stop()
+
+pages = max(1, math.ceil(total / queries.PAGE_SIZE))
+s1, s2, s3, s4 = st.columns([2, 1, 4, 2], vertical_alignment="bottom")
+sort = s1.selectbox("Sort by", list(queries.ORDER_SORTS), key="sort", bind="query-params")
+desc = s2.toggle("Descending", key="desc", bind="query-params")
+with s3:
+    page = st.pagination(pages, key="page", bind="query-params")
+with s4:
+    ui.csv_button(f"CSV of all {fmt.count(total)} orders",
+                  lambda cur: queries.orders_csv(cur, flt, sort=sort, desc=desc),
+                  "orders.csv", key="csv")
+
+frame = ui.q(queries.orders_page, flt, sort=sort, desc=desc, page=page)
+st.caption(f"Page {page:,} of {pages:,}. Select an order to follow its lifecycle.")
+event = ui.table(frame, key="order_rows", select=True)
+
+row = ui.selected_row(event)
+if row is None and total == 1:
+    row = 0  # a search that finds one order opens it
+if row is None or row >= len(frame):
+    st.stop()
+
+order = frame.iloc[row]
+fid, line = int(order["file_id"]), int(order["line_no"])
+oid = fmt.b36(order["order_id"])
+events = ui.q(queries.order_lifecycle, fid, line)
+st.divider()
+st.subheader(f"Order {oid}: {'buy' if order['side'] == 'B' else 'sell'} "
+             f"{fmt.count(order['shares'])} {order['symbol']} @ {fmt.price(order['price'])}")
+m = st.columns(5)
+m[0].metric("Status", str(order["status"]))
+m[1].metric("Executed", fmt.count(order["executed_shares"]))
+m[2].metric("Cancelled", fmt.count(order["cancelled_shares"]))
+m[3].metric("Remaining", fmt.count(order["remaining_shares"]))
+m[4].metric("Events", fmt.count(len(events)))
+st.caption(f"Added at {fmt.hms(order['first_time_ns'])} on line {line:,} of "
+           f"{file_names.get(fid, fid)}; last event at {fmt.hms(order['last_time_ns'])}.")
+left, right = st.columns([1, 1])
+with left:
+    ui.table(events.drop(columns=["type"]), key="lifecycle")
+    ui.csv_button("CSV of this lifecycle", lambda cur: fmt.to_csv(events),
+                  f"order-{oid}.csv", key="csv_lifecycle")
+with right:
+    st.plotly_chart(charts.lifecycle_chart(events), key="lifecycle_chart")
+b1, b2, _ = st.columns([1, 1, 3])
+if b1.button("Its messages", icon=":material/list:"):
+    st.switch_page(ui.PAGES["messages"], query_params={
+        "order": oid, "file": ui.file_label(fid, file_names[fid])})
+if order["symbol"] and b2.button(f"Symbol {order['symbol']}", icon=":material/finance:"):
+    st.switch_page(ui.PAGES["symbols"], query_params={"symbol": order["symbol"]})

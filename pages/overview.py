@@ -1,0 +1,65 @@
+"""Overview: headline totals, message types and the message rate over time."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pitch import charts, fmt, queries, ui
+
+st.title("Overview")
+if ui.no_data():
+    st.stop()
+
+files = ui.q(queries.files)
+if (files["source"] == "sample").all():
+    st.info("You are looking at the committed sample. Load your own PITCH files on the "
+            "**Ingest** page or drop them into the watched folder.", icon=":material/info:")
+
+totals = ui.q(queries.totals)
+cols = st.columns(6)
+for col, (label, key, icon) in zip(cols, [
+    ("Messages", "messages", ""), ("Files", "files", ""), ("Symbols", "symbols", ""),
+    ("Orders", "orders", ""), ("Executed shares", "executed_shares", ""),
+    ("Rejects", "rejects", ""),
+]):
+    col.metric(label, fmt.count(totals[key]), border=True)
+first, last = ui.q(queries.time_bounds)
+st.caption(f"Messages from {fmt.hms(first)} to {fmt.hms(last)}. Click a bar or a row to see "
+           "those messages.")
+
+
+def open_messages(type_name: str) -> None:
+    """Go to Messages filtered to one type (the filter travels in the URL)."""
+    st.switch_page(ui.PAGES["messages"], query_params={"types": type_name})
+
+
+counts = ui.q(queries.message_type_counts)
+left, right = st.columns([2, 3])
+with left:
+    st.subheader("Message types")
+    shown = counts.assign(percent=(100 * counts["count"] / max(totals["messages"], 1)).round(2))
+    event = ui.table(shown, key="type_table", select=True)
+    row = ui.selected_row(event)
+    if row is not None:
+        open_messages(counts["message_type"].iloc[row])
+with right:
+    st.subheader("Messages by type")
+    chosen = st.plotly_chart(charts.type_counts_bar(counts), key="type_chart",
+                             on_select="rerun", selection_mode="points")
+    points = chosen.selection.points if chosen else []
+    if points:
+        open_messages(str(points[0]["x"]))
+
+st.subheader("Message rate over time")
+span = (last or 0) - (first or 0)
+auto = queries.pick_bucket(span)
+choices = ["auto", *queries.BUCKETS]
+bucket = st.segmented_control("Bucket", choices, default="auto", key="bucket",
+                              bind="query-params", help="Width of each bar")
+label = auto if bucket in (None, "auto") else bucket
+width = queries.BUCKETS[label]
+if span // width > 5000:  # a bar per second over a whole day would not draw
+    st.warning(f"{label} buckets would make {span // width:,} bars; showing {auto} buckets.")
+    label, width = auto, queries.BUCKETS[auto]
+rate = ui.q(queries.message_rate, width)
+st.plotly_chart(charts.rate_chart(rate, label), key="rate_chart")

@@ -1,0 +1,92 @@
+"""SQL: one read-only SELECT with a row limit and a time limit, exportable as CSV."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pitch import fmt, queries, sandbox, settings, ui
+from pitch.errors import QueryRefused
+
+EXAMPLES = {
+    "Message counts by type": (
+        "SELECT t.name, m.type, count(*) AS messages\nFROM messages m "
+        "JOIN message_types t ON t.code = m.type\nGROUP BY ALL ORDER BY messages DESC"),
+    "Top 10 symbols by executed shares": (
+        "SELECT symbol, sum(shares) AS shares, count(*) AS trades,\n"
+        "       round(sum(price * shares) / sum(shares), 4) AS vwap\n"
+        "FROM executions WHERE NOT broken\nGROUP BY symbol ORDER BY shares DESC LIMIT 10"),
+    "Messages per minute": (
+        "SELECT time_ns // 60000000000 AS minute, count(*) AS messages\n"
+        "FROM messages GROUP BY minute ORDER BY minute"),
+    "Largest open orders": (
+        "SELECT order_id, symbol, side, price, remaining_shares\nFROM orders "
+        "WHERE status = 'open'\nORDER BY remaining_shares DESC LIMIT 20"),
+    "Files and their rejects": (
+        "SELECT f.name, r.line_no, r.reason\nFROM rejects r JOIN files f USING (file_id)\n"
+        "ORDER BY f.file_id, r.line_no"),
+}
+MAX_ROWS = 100_000
+MAX_SECONDS = 60.0
+
+st.title("SQL")
+st.caption("One read-only SELECT over the tables on the right. Writes, settings and file "
+           "access are refused.")
+
+
+def use_example() -> None:
+    name = st.session_state.get("example")
+    if name:
+        st.session_state["sql"] = EXAMPLES[name]
+
+
+editor, schema_col = st.columns([3, 1])
+with editor:
+    st.selectbox("Examples", list(EXAMPLES), index=None, key="example", on_change=use_example,
+                 placeholder="Pick an example query")
+    sql = st.text_area("Query", key="sql", bind="query-params", height=180,
+                       placeholder="SELECT * FROM messages LIMIT 10",
+                       help="Ctrl+Enter runs it; the query is kept in the URL")
+    a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
+    row_limit = a.number_input("Row limit", 1, MAX_ROWS, min(settings.sql_row_limit(), MAX_ROWS),
+                               step=1000, key="rows", bind="query-params",
+                               help=f"Default {settings.sql_row_limit():,} "
+                                    f"($PITCH_SQL_ROW_LIMIT), at most {MAX_ROWS:,}")
+    timeout = b.number_input("Time limit (s)", 1.0, MAX_SECONDS,
+                             min(settings.sql_timeout(), MAX_SECONDS), step=1.0, key="seconds",
+                             bind="query-params",
+                             help=f"Default {settings.sql_timeout():g} s ($PITCH_SQL_TIMEOUT), "
+                                  f"at most {MAX_SECONDS:g} s")
+    c.button("Run", icon=":material/play_arrow:", type="primary")
+with schema_col:
+    st.markdown("**Tables**")
+    schema = ui.q(queries.schema)
+    for table, cols in schema.groupby("table_name", sort=True):
+        with st.expander(table):
+            st.markdown("\n".join(f"- `{n}` {t.lower()}" for n, t in
+                                  zip(cols["column_name"], cols["data_type"])))
+
+if not (sql or "").strip():
+    st.info("Write a SELECT above or pick an example.", icon=":material/edit_note:")
+    st.stop()
+
+try:
+    result = sandbox.run_query(ui.connection(), sql, row_limit=int(row_limit), timeout=float(timeout))
+except sandbox.QueryTimeout as exc:
+    st.warning(f"{exc}: the time limit stopped it. Raise the time limit or narrow the query.",
+               icon=":material/timer_off:")
+    st.stop()
+except QueryRefused as exc:
+    st.error(str(exc), icon=":material/block:")
+    st.stop()
+
+if result.truncated:
+    st.warning(f"The answer was cut at the row limit: showing the first {result.row_limit:,} "
+               "rows. Raise the row limit, add a LIMIT or narrow the query; the CSV below has up "
+               f"to {ui.SQL_EXPORT_ROWS:,} rows.", icon=":material/content_cut:")
+st.caption(f"{len(result.frame):,} rows in {result.seconds:.3f} s")
+ui.table(ui.unique_columns(result.frame), key="result")
+ui.csv_button("CSV of the result",
+              lambda cur: fmt.to_csv(sandbox.run_query(cur, sql, row_limit=ui.SQL_EXPORT_ROWS,
+                                                       timeout=float(timeout)).frame),
+              "query.csv", key="csv_sql",
+              help=f"Runs the query again with a row limit of {ui.SQL_EXPORT_ROWS:,}")

@@ -1,0 +1,88 @@
+"""Symbols: the most traded, and one symbol's trades, VWAP, adds and orders."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pitch import charts, fmt, queries, ui
+from pitch.filters import OrderFilter
+
+TRADE_POINTS = 5000  # the scatter's cap; the CSV has every trade
+
+st.title("Symbols")
+if ui.no_data():
+    st.stop()
+
+all_symbols = ui.q(queries.symbols)
+
+
+def pick_from_chart() -> None:
+    points = st.session_state["top_chart"].selection.points
+    if points:
+        st.session_state["symbol"] = points[0]["customdata"]
+
+
+left, right = st.columns([2, 3])
+with left:
+    n = st.slider("Top symbols by executed volume", 5, 50, 10, key="top", bind="query-params")
+    top = ui.q(queries.top_symbols, n)
+    if top.empty:
+        st.info("No executions yet, so no volume ranking. Pick any symbol on the right.",
+                icon=":material/info:")
+    else:
+        st.plotly_chart(charts.top_symbols_bar(top), key="top_chart", on_select=pick_from_chart,
+                        selection_mode="points")
+        st.caption("Click a bar to open that symbol.")
+with right:
+    default = (all_symbols.index(top["symbol"].iloc[0]) if not top.empty
+               else 0 if all_symbols else None)
+    symbol = st.selectbox("Symbol", all_symbols, index=default, key="symbol",
+                          bind="query-params")
+    if symbol is None:
+        st.stop()
+    s = ui.q(queries.symbol_summary, symbol)
+    m = st.columns(3)
+    m[0].metric("Trades", fmt.count(s["trades"]), border=True)
+    m[1].metric("Executed shares", fmt.count(s["volume"]), border=True)
+    m[2].metric("VWAP", fmt.price(s["vwap"]) or "–", border=True)
+    m = st.columns(3)
+    m[0].metric("Low – high", f"{fmt.price(s['low'])} – {fmt.price(s['high'])}"
+                if s["trades"] else "–", border=True)
+    m[1].metric("Orders", fmt.count(s["orders"]), border=True)
+    m[2].metric("Buy / sell orders", f"{s['buy_orders']:,} / {s['sell_orders']:,}", border=True)
+
+st.subheader(f"{symbol}: trades over time")
+trades, cut = ui.q(queries.symbol_trades, symbol, TRADE_POINTS)
+if trades.empty:
+    st.info(f"{symbol} has no executions or trades. Its orders are below.",
+            icon=":material/info:")
+else:
+    if cut:
+        st.warning(f"Showing the first {TRADE_POINTS:,} trades of {fmt.count(s['trades'])}; "
+                   "the CSV has them all.", icon=":material/content_cut:")
+    st.plotly_chart(charts.trades_chart(trades, symbol), key="trades_chart")
+    ui.csv_button(f"CSV of all {fmt.count(s['trades'])} trades",
+                  lambda cur: queries.symbol_trades_csv(cur, symbol),
+                  f"trades-{symbol}.csv", key="csv_trades")
+
+first, last = ui.q(queries.time_bounds)
+bucket = queries.pick_bucket((last or 0) - (first or 0), max_buckets=120)
+st.subheader(f"{symbol}: orders added per {bucket}, by side")
+adds = ui.q(queries.symbol_adds, symbol, queries.BUCKETS[bucket])
+if adds.empty:
+    st.info(f"No orders were added for {symbol}.", icon=":material/info:")
+else:
+    st.plotly_chart(charts.adds_by_side_chart(adds, bucket), key="adds_chart")
+
+st.subheader(f"{symbol}: orders")
+flt = OrderFilter(symbols=(symbol,))
+orders = ui.q(queries.orders_page, flt, sort="time", page=1)
+st.caption(f"The first {len(orders):,} of {fmt.count(s['orders'])} orders in time order.")
+ui.table(orders, key="symbol_orders")
+c1, c2, _ = st.columns([1, 1, 2])
+with c1:
+    ui.csv_button(f"CSV of all {fmt.count(s['orders'])} orders",
+                  lambda cur: queries.orders_csv(cur, flt), f"orders-{symbol}.csv",
+                  key="csv_orders")
+if c2.button("Open in Orders", icon=":material/receipt_long:"):
+    st.switch_page(ui.PAGES["orders"], query_params={"symbols": symbol})

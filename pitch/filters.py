@@ -1,0 +1,136 @@
+"""Filters as data: each becomes a SQL fragment with bound parameters and a sentence.
+
+In the style of Datasette: a page collects what the person chose into a frozen
+dataclass; :meth:`where` turns it into ``WHERE`` text that only ever contains
+column names and ``?`` placeholders (values travel as parameters), plus a
+sentence that says in words what the table shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import fmt
+from .layouts import MESSAGE_TYPES
+
+TYPE_NAMES: dict[str, str] = {code: name for code, _, name in MESSAGE_TYPES}
+TYPE_CODES: dict[str, str] = {name: code for code, name in TYPE_NAMES.items()}
+SIDES = {"B": "buy", "S": "sell"}
+ORDER_STATUSES = ("open", "filled", "cancelled")
+
+
+def _in(column: str, values: tuple, clauses: list[str], params: list) -> None:
+    clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+    params.extend(values)
+
+
+def _names(values: tuple[str, ...], limit: int = 5) -> str:
+    shown = ", ".join(values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """What the Messages page shows. Empty tuples and None mean "any"."""
+
+    types: tuple[str, ...] = ()  # type codes, e.g. ('A', 'd')
+    symbols: tuple[str, ...] = ()
+    start_ns: int | None = None  # inclusive
+    end_ns: int | None = None  # inclusive
+    order_id: int | None = None
+    side: str | None = None  # 'B' or 'S'
+    file_id: int | None = None
+    file_name: str = field(default="", compare=False)  # for the sentence only
+
+    def where(self) -> tuple[str, list, str]:
+        """``(where_sql, params, sentence)``; where_sql is '' when nothing is chosen."""
+        clauses: list[str] = []
+        params: list = []
+        if self.types:
+            _in("type", self.types, clauses, params)
+        if self.symbols:
+            _in("symbol", self.symbols, clauses, params)
+        if self.start_ns is not None:
+            clauses.append("time_ns >= ?")
+            params.append(self.start_ns)
+        if self.end_ns is not None:
+            clauses.append("time_ns <= ?")
+            params.append(self.end_ns)
+        if self.order_id is not None:
+            clauses.append("order_id = ?")
+            params.append(self.order_id)
+        if self.side:
+            clauses.append("side = ?")
+            params.append(self.side)
+        if self.file_id is not None:
+            clauses.append("file_id = ?")
+            params.append(self.file_id)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return where, params, self.sentence()
+
+    def sentence(self) -> str:
+        """The filter in words: "Add Order (Short) messages for AAPL between ..."."""
+        kinds = _names(tuple(TYPE_NAMES.get(t, t) for t in self.types)) if self.types else "All"
+        words = [f"{kinds} messages"]
+        if self.side:
+            words.append(f"on the {SIDES.get(self.side, self.side)} side")
+        if self.symbols:
+            words.append(f"for {_names(self.symbols)}")
+        if self.order_id is not None:
+            words.append(f"of order {fmt.b36(self.order_id)}")
+        if self.start_ns is not None and self.end_ns is not None:
+            words.append(f"between {fmt.hms(self.start_ns)} and {fmt.hms(self.end_ns)}")
+        elif self.start_ns is not None:
+            words.append(f"from {fmt.hms(self.start_ns)}")
+        elif self.end_ns is not None:
+            words.append(f"until {fmt.hms(self.end_ns)}")
+        if self.file_id is not None:
+            words.append(f"in file {self.file_name or self.file_id}")
+        return " ".join(words)
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What the Orders page lists. Empty tuples and None mean "any"."""
+
+    symbols: tuple[str, ...] = ()
+    side: str | None = None
+    statuses: tuple[str, ...] = ()
+    order_id: int | None = None
+    file_id: int | None = None
+    file_name: str = field(default="", compare=False)  # for the sentence only
+
+    def where(self) -> tuple[str, list, str]:
+        """``(where_sql, params, sentence)`` over the ``orders`` table."""
+        clauses: list[str] = []
+        params: list = []
+        if self.symbols:
+            _in("symbol", self.symbols, clauses, params)
+        if self.side:
+            clauses.append("side = ?")
+            params.append(self.side)
+        if self.statuses:
+            _in("status", self.statuses, clauses, params)
+        if self.order_id is not None:
+            clauses.append("order_id = ?")
+            params.append(self.order_id)
+        if self.file_id is not None:
+            clauses.append("file_id = ?")
+            params.append(self.file_id)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return where, params, self.sentence()
+
+    def sentence(self) -> str:
+        """The filter in words: "Open or filled buy orders for AAPL"."""
+        status = " or ".join(self.statuses) if self.statuses else "All"
+        words = [status[:1].upper() + status[1:]]
+        if self.side:
+            words.append(SIDES.get(self.side, self.side))
+        words.append("orders")
+        if self.symbols:
+            words.append(f"for {_names(self.symbols)}")
+        if self.order_id is not None:
+            words.append(f"with id {fmt.b36(self.order_id)}")
+        if self.file_id is not None:
+            words.append(f"in file {self.file_name or self.file_id}")
+        return " ".join(words)

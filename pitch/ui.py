@@ -1,0 +1,237 @@
+"""Streamlit-side helpers shared by app.py and the pages.
+
+One DuckDB connection per server process (``st.cache_resource``); every query
+takes its own cursor. Query results are cached with ``st.cache_data`` under
+the database's *data version*, so caches refresh by themselves when a file
+lands (upload, folder watcher) or the database is cleared.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from . import fmt, queries, settings, store
+from .errors import IngestError, PitchError
+
+#: The page scripts, by short name (paths relative to app.py).
+PAGES = {
+    "overview": "pages/overview.py", "messages": "pages/messages.py",
+    "orders": "pages/orders.py", "symbols": "pages/symbols.py",
+    "ingest": "pages/ingest.py", "sql": "pages/sql.py",
+}
+EMPTY_HINT = ("No data yet: upload a PITCH file on the **Ingest** page or drop one into "
+              "`{inbox}/`.")
+#: Rows a SQL page CSV export may hold (the on-screen row limit is separate).
+SQL_EXPORT_ROWS = 1_000_000
+
+LABELS = {"file_id": "file", "line_no": "line", "message_type": "message type",
+          "order_id": "order id", "execution_id": "execution id", "executed_shares": "executed",
+          "cancelled_shares": "cancelled", "remaining_shares": "remaining",
+          "first_time": "added", "last_time": "last event", "byte_offset": "byte offset"}
+
+
+def _close(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=_close)
+def connection() -> duckdb.DuckDBPyConnection:
+    """The process's one connection to ``store.db_path()`` (closed when the cache is cleared)."""
+    return store.connect()
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    """A fresh cursor on the shared connection, for this script run or thread."""
+    return connection().cursor()
+
+
+def data_version() -> tuple:
+    """Cheap fingerprint of what is loaded; part of every cached query's key."""
+    cur = cursor()
+    try:
+        return queries.data_version(cur)
+    finally:
+        cur.close()
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(name: str, version: tuple, args: tuple, kwargs: tuple) -> Any:
+    cur = cursor()
+    try:
+        return getattr(queries, name)(cur, *args, **dict(kwargs))
+    finally:
+        cur.close()
+
+
+def q(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``queries.<fn>`` through the cache: ``ui.q(queries.totals)``."""
+    return _cached(fn.__name__, data_version(), args, tuple(sorted(kwargs.items())))
+
+
+def refresh() -> None:
+    """Forget every cached answer (after an upload or a clear)."""
+    st.cache_data.clear()
+
+
+# --- start-up: the sample and the folder watcher ------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def load_sample_if_empty() -> str | None:
+    """Once per process: ingest the committed sample into an empty database.
+
+    Returns a message for the person, or None when nothing was done. Skipped
+    with ``PITCH_NO_SAMPLE=1``.
+    """
+    if os.environ.get("PITCH_NO_SAMPLE") == "1":
+        return None
+    cur = cursor()
+    try:
+        if cur.execute("SELECT count(*) FROM files").fetchone()[0]:
+            return None
+        if not settings.SAMPLE_FILE.exists():
+            return (f"The database is empty and the sample file {settings.SAMPLE_FILE.name} is "
+                    "missing: load your own file on the Ingest page.")
+        result = load_sample(cur)
+        return (f"The database was empty, so the committed sample was loaded "
+                f"({result.messages:,} messages). Load your own files on the Ingest page "
+                f"or drop them into `{settings.inbox_dir()}/`.")
+    except PitchError as exc:
+        return f"Could not load the sample: {exc}"
+    finally:
+        cur.close()
+
+
+def load_sample(conn: duckdb.DuckDBPyConnection) -> Any:
+    """Ingest ``data/sample.pitch`` (source 'sample'); raises IngestError when missing."""
+    from .ingest import ingest_path
+
+    if not settings.SAMPLE_FILE.exists():
+        raise IngestError(f"{settings.SAMPLE_FILE.name}: the sample file is missing")
+    return ingest_path(conn, settings.SAMPLE_FILE, source="sample")
+
+
+@st.cache_resource(show_spinner=False)
+def watcher() -> Any:
+    """The folder watcher, started once per server (None with ``PITCH_NO_WATCH=1``).
+
+    pitch.watch keeps the one instance and stops it at exit.
+    """
+    if os.environ.get("PITCH_NO_WATCH") == "1":
+        return None
+    from . import watch
+
+    return watch.app_watcher(connection())
+
+
+# --- display helpers ------------------------------------------------------------------
+
+def column_config(df: pd.DataFrame) -> dict[str, Any]:
+    """Labels and number formats for a frame from :func:`fmt.display_frame`."""
+    config: dict[str, Any] = {}
+    for col in df.columns:
+        label = LABELS.get(col, col.replace("_", " "))
+        if col in fmt.PRICE_COLUMNS:
+            config[col] = st.column_config.NumberColumn(label, format="%,.4f")
+        elif pd.api.types.is_integer_dtype(df[col]) and col not in ("file_id",):
+            config[col] = st.column_config.NumberColumn(label, format="%,d")
+        else:
+            config[col] = st.column_config.Column(label)
+    return config
+
+
+def unique_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with repeated column names made unique (``count``, ``count_2``)."""
+    seen: dict[str, int] = {}
+    names = []
+    for col in map(str, df.columns):
+        seen[col] = seen.get(col, 0) + 1
+        names.append(col if seen[col] == 1 else f"{col}_{seen[col]}")
+    return df.set_axis(names, axis=1)
+
+
+def table(df: pd.DataFrame, *, key: str | None = None, select: bool = False,
+          height: int | str = "auto") -> Any:
+    """Show a query frame with the display conventions; returns the selection event."""
+    shown = fmt.display_frame(df)
+    kwargs: dict[str, Any] = dict(hide_index=True, column_config=column_config(shown),
+                                  width="stretch", height=height)
+    if select:
+        kwargs.update(key=key, on_select="rerun", selection_mode="single-row")
+    elif key:
+        kwargs.update(key=key)
+    return st.dataframe(shown, **kwargs)
+
+
+def selected_row(event: Any) -> int | None:
+    """The index of the row picked in a selectable table, if any."""
+    rows = getattr(getattr(event, "selection", None), "rows", None) or []
+    return rows[0] if rows else None
+
+
+def csv_button(label: str, build: Callable[[duckdb.DuckDBPyConnection], bytes],
+               file_name: str, key: str, help: str | None = None) -> None:
+    """A download button whose CSV is built only when clicked, on its own cursor."""
+    conn = connection()  # captured: the callable runs on another thread, without st
+
+    def data() -> bytes:
+        cur = conn.cursor()
+        try:
+            return build(cur)
+        finally:
+            cur.close()
+
+    st.download_button(label, data=data, file_name=file_name, mime="text/csv", key=key,
+                       icon=":material/download:", on_click="ignore", help=help)
+
+
+def file_label(file_id: int, name: str) -> str:
+    """How a file appears in a file picker (and so in the URL): ``3: monday.pitch``."""
+    return f"{file_id}: {name}"
+
+
+def file_picker(container: Any, files: pd.DataFrame, on_change: Callable[[], None] | None = None
+                ) -> int | None:
+    """A file selectbox bound to the URL as ``file``; returns the file id or None (all)."""
+    labels = {int(i): file_label(int(i), n) for i, n in zip(files["file_id"], files["name"])}
+    return container.selectbox("File", list(labels), key="file", bind="query-params",
+                               on_change=on_change, index=None, placeholder="All files",
+                               format_func=lambda i: labels[i])
+
+
+def no_data() -> bool:
+    """True (and an explanation on screen) when nothing has been loaded yet."""
+    if data_version()[0]:
+        return False
+    st.info(EMPTY_HINT.format(inbox=settings.inbox_dir()), icon=":material/upload_file:")
+    st.page_link(PAGES["ingest"], label="Go to Ingest", icon=":material/upload:")
+    return True
+
+
+def sidebar(message: str | None) -> None:
+    """Database in use and its totals, on every page."""
+    with st.sidebar:
+        totals = q(queries.totals)
+        st.caption(f"Database `{store.db_path()}`")
+        a, b, c = st.columns(3)
+        a.metric("Files", fmt.count(totals["files"]))
+        b.metric("Messages", _short(totals["messages"]), help=fmt.count(totals["messages"]))
+        c.metric("Rejects", fmt.count(totals["rejects"]))
+        if message:
+            st.caption(message)
+        _watch_for_new_data(data_version())
+
+
+def _short(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 10**6 else fmt.count(n)
+
+
+@st.fragment(run_every="3s")
+def _watch_for_new_data(seen: tuple) -> None:
+    # New data from the folder watcher (another thread): rerun the whole page once.
+    if data_version() != seen:
+        st.rerun(scope="app")
