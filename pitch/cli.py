@@ -33,6 +33,7 @@ def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     # and a second connection with other settings would fail in one process.
     return store.connect(args.db)
 
+
 # -- output formats -------------------------------------------------------------------------
 
 FORMATS = ("table", "csv", "json")
@@ -304,9 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     except PitchError as exc:  # includes DatabaseBusyError and QueryRefused
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `| head` left early: stop quietly (before OSError: a subclass)
+        return 1
+    except OSError as exc:  # e.g. a file that vanished between listing and reading it
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except duckdb.Error as exc:
+        print(f"error: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `| head`: stop quietly
-        sys.stderr.close()
-        return 1
