@@ -244,7 +244,13 @@ def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
             yield item
     finally:
         stop.set()
-        worker.join()
+        # A consumer that leaves early (an error, a stop) may leave the producer
+        # blocked on a full queue with its last put: drain until it is gone.
+        while worker.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                worker.join(0.01)
 
 
 def _insert_rejects(cur: duckdb.DuckDBPyConnection, file_id: int, rejects: list[Reject]) -> None:
