@@ -95,8 +95,9 @@ else:
     shown = files.assign(
         size=files["size"].map(fmt.size), seconds=files["seconds"].map(fmt.seconds),
         finished_at=files["finished_at"].dt.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    ui.table(shown.rename(columns={"seconds": "duration", "finished_at": "finished"}),
-             key="files_table")
+    ui.table(shown, key="files_table", labels={
+        "seconds": "duration", "finished_at": "finished", "first_time": "first message",
+        "last_time": "last message"})
 
     with_rejects = files[files["rejects"] > 0]
     st.subheader("Rejects")
@@ -148,6 +149,7 @@ with left:
 with right:
     totals = ui.q(queries.totals)
     sure = st.checkbox(f"Yes, delete all {totals['messages']:,} messages of "
-                       f"{totals['files']:,} files", key="confirm_clear")
+                       f"{totals['files']:,} {fmt.plural(totals['files'], 'file')}",
+                       key="confirm_clear")
     st.button("Clear the database", icon=":material/delete_forever:", type="primary",
               disabled=not sure or not totals["files"], on_click=clear_database)

@@ -62,7 +62,7 @@ flt = MessageFilter(
     file_name=file_names.get(file_id, "") if file_id is not None else "",
 )
 total = ui.q(queries.message_count, flt)
-st.markdown(f"{flt.sentence()}: **{fmt.count(total)}** message{'' if total == 1 else 's'}")
+st.markdown(f"{flt.sentence()}: **{fmt.count(total)}**")
 if symbols and not type_names:
     st.caption("Executions (E) and cancels (X) carry no symbol in PITCH, so a symbol filter "
                "leaves them out: filter by order id, or see the order on the Orders page.")
@@ -72,7 +72,7 @@ if total == 0:
     st.stop()
 
 pages = max(1, math.ceil(total / queries.PAGE_SIZE))
-s1, s2, s3, s4 = st.columns([2, 1, 4, 2], vertical_alignment="bottom")
+s1, s2, s3, s4 = st.columns([2, 1.2, 4, 2], vertical_alignment="bottom")
 sort = s1.selectbox("Sort by", list(queries.MESSAGE_SORTS), key="sort", bind="query-params")
 desc = s2.toggle("Descending", key="desc", bind="query-params")
 with s3:
@@ -85,7 +85,7 @@ with s4:
 frame = ui.q(queries.messages_page, flt, sort=sort, desc=desc, page=page)
 st.caption(f"Page {page:,} of {pages:,} · rows {(page - 1) * queries.PAGE_SIZE + 1:,}–"
            f"{(page - 1) * queries.PAGE_SIZE + len(frame):,}. Select a row for its details.")
-event = ui.table(frame, key="rows", select=True)
+event = ui.table(frame, key="rows", select=True, height="rows")
 
 row = ui.selected_row(event)
 if row is not None and row < len(frame):

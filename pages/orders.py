@@ -44,14 +44,14 @@ flt = OrderFilter(symbols=tuple(symbols), side={"Buy": "B", "Sell": "S"}.get(sid
                   statuses=tuple(statuses or ()), order_id=order_id, file_id=file_id,
                   file_name=file_names.get(file_id, "") if file_id is not None else "")
 total = ui.q(queries.order_count, flt)
-st.markdown(f"{flt.sentence()}: **{fmt.count(total)}** order{'' if total == 1 else 's'}")
+st.markdown(f"{flt.sentence()}: **{fmt.count(total)}**")
 if total == 0:
     st.info("No order matches these filters. Check the order id (base 36, 12 characters) "
             "or remove a filter.", icon=":material/filter_alt_off:")
     st.stop()
 
 pages = max(1, math.ceil(total / queries.PAGE_SIZE))
-s1, s2, s3, s4 = st.columns([2, 1, 4, 2], vertical_alignment="bottom")
+s1, s2, s3, s4 = st.columns([2, 1.2, 4, 2], vertical_alignment="bottom")
 sort = s1.selectbox("Sort by", list(queries.ORDER_SORTS), key="sort", bind="query-params")
 desc = s2.toggle("Descending", key="desc", bind="query-params")
 with s3:
@@ -63,7 +63,7 @@ with s4:
 
 frame = ui.q(queries.orders_page, flt, sort=sort, desc=desc, page=page)
 st.caption(f"Page {page:,} of {pages:,}. Select an order to follow its lifecycle.")
-event = ui.table(frame, key="order_rows", select=True)
+event = ui.table(frame, key="order_rows", select=True, height="rows")
 
 row = ui.selected_row(event)
 if row is None and total == 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pitch import charts, fmt, queries, ui
+from pitch.filters import TYPE_NAMES
 
 st.title("Overview")
 if ui.no_data():
@@ -16,13 +17,11 @@ if (files["source"] == "sample").all():
             "**Ingest** page or drop them into the watched folder.", icon=":material/info:")
 
 totals = ui.q(queries.totals)
-cols = st.columns(6)
-for col, (label, key, icon) in zip(cols, [
-    ("Messages", "messages", ""), ("Files", "files", ""), ("Symbols", "symbols", ""),
-    ("Orders", "orders", ""), ("Executed shares", "executed_shares", ""),
-    ("Rejects", "rejects", ""),
-]):
-    col.metric(label, fmt.count(totals[key]), border=True)
+METRICS = [("Messages", "messages"), ("Files", "files"), ("Symbols", "symbols"),
+           ("Orders", "orders"), ("Executed shares", "executed_shares"), ("Rejects", "rejects")]
+for row in (METRICS[:3], METRICS[3:]):
+    for col, (label, key) in zip(st.columns(3), row):
+        col.metric(label, fmt.count(totals[key]), border=True)
 first, last = ui.q(queries.time_bounds)
 st.caption(f"Messages from {fmt.hms(first)} to {fmt.hms(last)}. Click a bar or a row to see "
            "those messages.")
@@ -38,7 +37,7 @@ left, right = st.columns([2, 3])
 with left:
     st.subheader("Message types")
     shown = counts.assign(percent=(100 * counts["count"] / max(totals["messages"], 1)).round(2))
-    event = ui.table(shown, key="type_table", select=True)
+    event = ui.table(shown, key="type_table", select=True, height="rows")
     row = ui.selected_row(event)
     if row is not None:
         open_messages(counts["message_type"].iloc[row])
@@ -48,7 +47,7 @@ with right:
                              on_select="rerun", selection_mode="points")
     points = chosen.selection.points if chosen else []
     if points:
-        open_messages(str(points[0]["x"]))
+        open_messages(TYPE_NAMES.get(points[0]["customdata"], ""))
 
 st.subheader("Message rate over time")
 span = (last or 0) - (first or 0)

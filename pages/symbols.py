@@ -46,10 +46,12 @@ with right:
     m[1].metric("Executed shares", fmt.count(s["volume"]), border=True)
     m[2].metric("VWAP", fmt.price(s["vwap"]) or "–", border=True)
     m = st.columns(3)
-    m[0].metric("Low – high", f"{fmt.price(s['low'])} – {fmt.price(s['high'])}"
-                if s["trades"] else "–", border=True)
-    m[1].metric("Orders", fmt.count(s["orders"]), border=True)
-    m[2].metric("Buy / sell orders", f"{s['buy_orders']:,} / {s['sell_orders']:,}", border=True)
+    m[0].metric("Low", fmt.price(s["low"]) or "–", border=True)
+    m[1].metric("High", fmt.price(s["high"]) or "–", border=True)
+    m[2].metric("Orders", fmt.count(s["orders"]), border=True,
+                help=f"{s['buy_orders']:,} buy, {s['sell_orders']:,} sell")
+    st.caption(f"{s['buy_orders']:,} buy and {s['sell_orders']:,} sell orders; VWAP over "
+               "unbroken executions and trades.")
 
 st.subheader(f"{symbol}: trades over time")
 trades, cut = ui.q(queries.symbol_trades, symbol, TRADE_POINTS)

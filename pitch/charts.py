@@ -41,21 +41,27 @@ def _time_axis(fig: go.Figure) -> None:
 
 
 def type_counts_bar(counts: pd.DataFrame) -> go.Figure:
-    """Messages per type, largest first; a bar's customdata is its type code."""
+    """Messages per type as horizontal bars, largest on top; customdata is the type code."""
     fig = go.Figure(go.Bar(
-        x=counts["message_type"], y=counts["count"], customdata=counts["code"],
+        x=counts["count"], y=counts["message_type"], orientation="h",
+        customdata=counts["code"],
         marker_color=[TYPE_COLORS.get(c, "#888") for c in counts["code"]],
-        text=[f"{n:,}" for n in counts["count"]], textposition="outside",
-        hovertemplate="%{x} (%{customdata}): %{y:,} messages<extra></extra>",
+        text=[f"{n:,}" for n in counts["count"]], textposition="auto",
+        hovertemplate="%{y} (%{customdata}): %{x:,} messages<extra></extra>",
     ))
-    fig.update_yaxes(tickformat=",")
-    return _layout(fig, "Message type", "Messages")
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(tickformat=",")
+    fig.update_layout(height=max(300, 28 * len(counts) + 80))
+    return _layout(fig, "Messages", "Message type")
 
 
 def rate_chart(rate: pd.DataFrame, bucket_label: str) -> go.Figure:
     """Messages per time bucket, stacked by type (frame of :func:`queries.message_rate`)."""
     fig = go.Figure()
-    for code, part in rate.groupby("code", sort=False):
+    # Most frequent type first: at the bottom of each stack and first in the legend.
+    order = rate.groupby("code")["count"].sum().sort_values(ascending=False).index
+    for code in order:
+        part = rate[rate["code"] == code]
         name = TYPE_NAMES.get(code, code)
         fig.add_trace(go.Bar(
             x=clock(part["bucket_ns"]), y=part["count"], name=name,
@@ -95,7 +101,8 @@ def trades_chart(trades: pd.DataFrame, symbol: str) -> go.Figure:
     """A symbol's trades (marker area by shares) and its running VWAP."""
     x = clock(trades["time_ns"])
     shares = trades["shares"].astype(float)
-    sizeref = 2.0 * max(shares.max() if len(shares) else 1.0, 1.0) / 30 ** 2
+    biggest = float(shares.max()) if len(shares) else 1.0
+    sizeref = 2.0 * max(biggest, 1.0) / 30 ** 2  # the largest trade gets a 30 px marker
     fig = go.Figure([
         go.Scatter(x=x, y=trades["price"].astype(float), mode="markers", name="Trades",
                    marker=dict(size=shares, sizemode="area", sizeref=sizeref, sizemin=4,
@@ -108,7 +115,7 @@ def trades_chart(trades: pd.DataFrame, symbol: str) -> go.Figure:
     ])
     fig.update_yaxes(tickformat=",.4f")
     _time_axis(fig)
-    return _layout(fig, "Time", "Price", f"{symbol}: trades and VWAP")
+    return _layout(fig, "Time", f"{symbol} price")
 
 
 def adds_by_side_chart(adds: pd.DataFrame, bucket_label: str) -> go.Figure:

@@ -13,6 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 NS_PER_MS = 1_000_000
@@ -98,6 +99,11 @@ def count(value: int | None) -> str:
     return f"{int(value):,}"
 
 
+def plural(n: int, noun: str) -> str:
+    """``noun`` or ``noun + 's'`` to go with ``n``."""
+    return noun if n == 1 else noun + "s"
+
+
 def size(n_bytes: int | None) -> str:
     """A byte count for people: ``512 B``, ``1.5 KB``, ``20.0 MB``."""
     if _missing(n_bytes):
@@ -132,32 +138,46 @@ def raw_text(value: bytes | None) -> str:
 
 
 def display_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy for st.dataframe: times and ids as text, prices as floats.
+    """A copy for st.dataframe: every value as the text a person should read.
 
-    Integers stay numbers so the grid aligns and sorts them; the page's column
-    config adds the thousands separators and the 4 price decimals.
+    Times ``HH:MM:SS.mmm``, ids base 36, prices ``1,234.5600``, integers
+    ``12,345``, missing values empty. Time columns lose their ``_ns`` suffix.
     """
-    out = df.copy()
-    for col in out.columns:
-        if col in TIME_COLUMNS or col.endswith("_time_ns"):
-            out[col] = out[col].map(hms)
-        elif col in ID_COLUMNS:
-            out[col] = out[col].map(b36)
-        elif col == "raw":
-            out[col] = out[col].map(raw_text)
-        elif col in PRICE_COLUMNS:
-            out[col] = pd.to_numeric(out[col].map(lambda v: None if _missing(v) else float(v)))
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        values = df[col]
+        if is_numeric(values) and col not in (*TIME_COLUMNS, *ID_COLUMNS, *PRICE_COLUMNS) \
+                and not col.endswith("_time_ns"):
+            kind = "i" if pd.api.types.is_integer_dtype(values) else "f"
+            out[col] = values.map(count if kind == "i" else number)
+        else:
+            out[col] = values.map(lambda v, c=col: value(c, v))
     return out.rename(columns=_display_names(out.columns))
 
 
+def is_numeric(values: pd.Series) -> bool:
+    """True for integer and float columns (booleans are not numbers here)."""
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def number(v: Any) -> str:
+    """A float with thousands separators and no float noise: ``1,234.5``."""
+    if _missing(v):
+        return ""
+    return f"{float(v):,.6f}".rstrip("0").rstrip(".")
+
+
+def display_name(column: str) -> str:
+    """A time column's name without its unit: ``time_ns`` -> ``time``."""
+    if column == "time_ns":
+        return "time"
+    if column.endswith("_time_ns"):
+        return column[: -len("_ns")]
+    return column
+
+
 def _display_names(columns: pd.Index) -> dict[str, str]:
-    names = {}
-    for col in columns:
-        if col == "time_ns":
-            names[col] = "time"
-        elif col.endswith("_time_ns"):
-            names[col] = col[: -len("_time_ns")] + "_time"
-    return names
+    return {c: display_name(c) for c in columns if display_name(c) != c}
 
 
 def export_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -172,7 +192,7 @@ def export_frame(df: pd.DataFrame) -> pd.DataFrame:
         values = df[col]
         if col in TIME_COLUMNS or col.endswith("_time_ns"):
             out[col] = values
-            out[_display_names(pd.Index([col]))[col]] = values.map(hms)
+            out[display_name(col)] = values.map(hms)
         elif col in ID_COLUMNS:
             out[col] = values.map(b36)
         elif col == "raw":
@@ -201,10 +221,12 @@ def value(column: str, v: Any) -> str:
         return price(v)
     if column == "raw":
         return raw_text(v)
-    if isinstance(v, bool):
+    if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
-    if isinstance(v, int) or (hasattr(v, "dtype") and getattr(v.dtype, "kind", "") in "iu"):
+    if isinstance(v, (int, np.integer)):
         return count(v)
+    if isinstance(v, (float, np.floating)):
+        return number(v)
     return str(v)
 
 

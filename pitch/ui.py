@@ -130,17 +130,15 @@ def watcher() -> Any:
 
 # --- display helpers ------------------------------------------------------------------
 
-def column_config(df: pd.DataFrame) -> dict[str, Any]:
-    """Labels and number formats for a frame from :func:`fmt.display_frame`."""
+def column_config(df: pd.DataFrame, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Labels, and numbers right-aligned, for the columns of a query frame."""
     config: dict[str, Any] = {}
+    names = {**LABELS, **(labels or {})}
     for col in df.columns:
-        label = LABELS.get(col, col.replace("_", " "))
-        if col in fmt.PRICE_COLUMNS:
-            config[col] = st.column_config.NumberColumn(label, format="%,.4f")
-        elif pd.api.types.is_integer_dtype(df[col]) and col not in ("file_id",):
-            config[col] = st.column_config.NumberColumn(label, format="%,d")
-        else:
-            config[col] = st.column_config.Column(label)
+        shown = fmt.display_name(col)
+        label = names.get(shown, shown.replace("_", " "))
+        numeric = fmt.is_numeric(df[col]) and col not in fmt.ID_COLUMNS
+        config[shown] = st.column_config.TextColumn(label, alignment="right" if numeric else None)
     return config
 
 
@@ -155,10 +153,16 @@ def unique_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def table(df: pd.DataFrame, *, key: str | None = None, select: bool = False,
-          height: int | str = "auto") -> Any:
-    """Show a query frame with the display conventions; returns the selection event."""
+          height: int | str = "auto", labels: dict[str, str] | None = None) -> Any:
+    """Show a query frame with the display conventions; returns the selection event.
+
+    ``height="rows"`` shows every row without inner scrolling; ``labels``
+    overrides column headings (keys are the displayed names, e.g. ``first_time``).
+    """
     shown = fmt.display_frame(df)
-    kwargs: dict[str, Any] = dict(hide_index=True, column_config=column_config(shown),
+    if height == "rows":  # every row, no inner scrolling (a 50-row page reads as a page)
+        height = 38 + 35 * max(len(shown), 1)
+    kwargs: dict[str, Any] = dict(hide_index=True, column_config=column_config(df, labels),
                                   width="stretch", height=height)
     if select:
         kwargs.update(key=key, on_select="rerun", selection_mode="single-row")
@@ -217,17 +221,11 @@ def sidebar(message: str | None) -> None:
     with st.sidebar:
         totals = q(queries.totals)
         st.caption(f"Database `{store.db_path()}`")
-        a, b, c = st.columns(3)
-        a.metric("Files", fmt.count(totals["files"]))
-        b.metric("Messages", _short(totals["messages"]), help=fmt.count(totals["messages"]))
-        c.metric("Rejects", fmt.count(totals["rejects"]))
+        st.markdown("  \n".join(f"**{fmt.count(totals[k])}** {fmt.plural(totals[k], k[:-1])}"
+                                 for k in ("messages", "files", "rejects")))
         if message:
             st.caption(message)
         _watch_for_new_data(data_version())
-
-
-def _short(n: int) -> str:
-    return f"{n / 1e6:.1f}M" if n >= 10**6 else fmt.count(n)
 
 
 @st.fragment(run_every="3s")

@@ -1,0 +1,154 @@
+"""Display conventions: times, ids, prices, counts, and the frames built from them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from pitch import fmt
+
+MS = 1_000_000
+
+HMS_CASES = [
+    (0, "00:00:00.000"),
+    (1 * MS, "00:00:00.001"),
+    (1_999_999, "00:00:00.001"),  # truncated, never rounded up into the next ms
+    (28_800_011 * MS, "08:00:00.011"),
+    (34_200_000 * MS, "09:30:00.000"),
+    (86_399_999 * MS, "23:59:59.999"),
+    (None, ""),
+    (pd.NA, ""),
+]
+
+
+@pytest.mark.parametrize("ns, text", HMS_CASES)
+def test_hms(ns, text) -> None:
+    assert fmt.hms(ns) == text
+
+
+PARSE_CASES = [
+    ("09:30", 34_200_000 * MS),
+    ("9:30", 34_200_000 * MS),
+    ("09:30:01", 34_201_000 * MS),
+    ("09:30:01.5", 34_201_500 * MS),
+    ("09:30:01.05", 34_201_050 * MS),
+    ("09:30:01.005", 34_201_005 * MS),
+    (" 08:00:00.011 ", 28_800_011 * MS),
+    ("23:59:59.999", 86_399_999 * MS),
+]
+
+
+@pytest.mark.parametrize("text, ns", PARSE_CASES)
+def test_parse_hms(text, ns) -> None:
+    assert fmt.parse_hms(text) == ns
+
+
+@pytest.mark.parametrize("text", ["", "9", "9.30", "24:00", "09:60", "09:30:60", "09:30:00.1234",
+                                  "09:30:00,5", "ab:cd", "-1:00"])
+def test_parse_hms_refuses(text) -> None:
+    with pytest.raises(ValueError, match="time"):
+        fmt.parse_hms(text)
+
+
+@pytest.mark.parametrize("ns", [0, 1 * MS, 28_800_011 * MS, 86_399_999 * MS])
+def test_hms_round_trip(ns) -> None:
+    assert fmt.parse_hms(fmt.hms(ns)) == ns
+
+
+B36_CASES = [
+    (0, "000000000000"),
+    (35, "00000000000Z"),
+    (36, "000000000010"),
+    (int("1K27GA00000X", 36), "1K27GA00000X"),
+    (36 ** 12 - 1, "ZZZZZZZZZZZZ"),
+]
+
+
+@pytest.mark.parametrize("n, text", B36_CASES)
+def test_b36_both_ways(n, text) -> None:
+    assert fmt.b36(n) == text
+    assert fmt.parse_b36(text) == n
+    assert fmt.parse_b36(text.lower().lstrip("0") or "0") == n  # as a person may type it
+
+
+@pytest.mark.parametrize("text", ["", "   ", "1K27GA00000X0", "1K27-GA", "ÄBC", "1.5"])
+def test_parse_b36_refuses(text) -> None:
+    with pytest.raises(ValueError, match="order id"):
+        fmt.parse_b36(text)
+
+
+def test_b36_missing_and_negative() -> None:
+    assert fmt.b36(None) == ""
+    with pytest.raises(ValueError):
+        fmt.b36(-1)
+
+
+VALUE_CASES = [
+    (fmt.price, 61.92, "61.9200"),
+    (fmt.price, Decimal("1234.5"), "1,234.5000"),
+    (fmt.price, Decimal("0.0001"), "0.0001"),
+    (fmt.price, None, ""),
+    (fmt.count, 0, "0"),
+    (fmt.count, 1234567, "1,234,567"),
+    (fmt.count, pd.NA, ""),
+    (fmt.size, 512, "512 B"),
+    (fmt.size, 1536, "1.5 KB"),
+    (fmt.size, 200 * 1024 * 1024, "200.0 MB"),
+    (fmt.seconds, 0.0912, "0.09 s"),
+    (fmt.seconds, 12.34, "12.3 s"),
+    (fmt.seconds, 125, "2 min 5 s"),
+    (fmt.number, 46.95, "46.95"),
+    (fmt.number, 1234.5, "1,234.5"),
+    (fmt.number, 3.0, "3"),
+    (fmt.raw_text, b"S123\xffX", "S123\\xffX"),
+]
+
+
+@pytest.mark.parametrize("func, value, text", VALUE_CASES)
+def test_values(func, value, text) -> None:
+    assert func(value) == text
+
+
+def test_plural() -> None:
+    assert [fmt.plural(n, "file") for n in (0, 1, 2)] == ["files", "file", "files"]
+
+
+def sample_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "time_ns": pd.array([28_800_011 * MS, 34_200_000 * MS], dtype="Int64"),
+        "order_id": pd.array([int("1K27GA00000X", 36), None], dtype="UInt64"),
+        "side": ["B", None],
+        "shares": pd.array([1500, None], dtype="Int64"),
+        "price": [61.92, None],
+        "first_time_ns": pd.array([0, 1 * MS], dtype="Int64"),
+    })
+
+
+def test_display_frame_formats_every_cell() -> None:
+    shown = fmt.display_frame(sample_frame())
+    assert list(shown.columns) == ["time", "order_id", "side", "shares", "price", "first_time"]
+    assert shown.to_dict("records") == [
+        {"time": "08:00:00.011", "order_id": "1K27GA00000X", "side": "B", "shares": "1,500",
+         "price": "61.9200", "first_time": "00:00:00.000"},
+        {"time": "09:30:00.000", "order_id": "", "side": "", "shares": "", "price": "",
+         "first_time": "00:00:00.001"},
+    ]
+
+
+def test_export_csv_keeps_raw_values_beside_readable_ones() -> None:
+    assert fmt.to_csv(sample_frame()).decode() == (
+        "time_ns,time,order_id,side,shares,price,first_time_ns,first_time\n"
+        "28800011000000,08:00:00.011,1K27GA00000X,B,1500,61.9200,0,00:00:00.000\n"
+        "34200000000000,09:30:00.000,,,,,1000000,00:00:00.001\n"
+    )
+
+
+def test_describe_lists_fields_as_text() -> None:
+    described = fmt.describe({"time_ns": 1 * MS, "order_id": 35, "price": 1.5, "shares": 1000,
+                              "symbol": "AAPL"})
+    assert described.to_dict("list") == {
+        "field": ["time", "order id", "price", "shares", "symbol"],
+        "value": ["00:00:00.001", "00000000000Z", "1.5000", "1,000", "AAPL"],
+    }
