@@ -1,0 +1,163 @@
+"""End to end in a real browser: `streamlit run app.py`, headless Debian chromium.
+
+Starts the app on a free local port with a temporary database, uploads the
+real sample through the page, checks the counts, visits every page, downloads
+the Messages CSV and checks its rows, and saves a screenshot of each page
+under test-output/screenshots/ (the README's pictures come from there).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "test-output" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    env = {**os.environ, "PITCH_DB": str(tmp / "e2e.duckdb"), "PITCH_INBOX": str(tmp / "inbox"),
+           "PITCH_NO_SAMPLE": "1"}
+    log = open(tmp / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start: {(tmp / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run ./run-tests.sh"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        pg.goto(server)
+        settle(pg)
+        yield pg
+        browser.close()
+
+
+def settle(pg, expect: str | None = None) -> None:
+    """Wait until the script has finished (and, if given, some text is on the page)."""
+    pg.wait_for_selector('[data-testid="stApp"]')
+    if expect:
+        pg.wait_for_function("t => document.body.innerText.includes(t)", arg=expect)
+    for _ in range(3):  # the idle state can match just before a rerun starts
+        pg.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+        pg.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+        pg.wait_for_timeout(300)
+    assert pg.locator('[data-testid="stException"]').count() == 0, exception_text(pg)
+
+
+def exception_text(pg) -> str:
+    return "\n".join(pg.locator('[data-testid="stException"]').all_inner_texts())[:2000]
+
+
+def nav_links(pg) -> dict[str, object]:
+    links = pg.locator('[data-testid="stSidebarNav"] a')
+    return {links.nth(i).inner_text().strip(): links.nth(i) for i in range(links.count())}
+
+
+def go(pg, title: str) -> None:
+    links = nav_links(pg)
+    name = next(n for n in links if title.lower() in n.lower())
+    links[name].click()
+    settle(pg, expect=None)
+
+
+def shot(pg, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+
+
+def grid_text(pg) -> str:
+    cells = pg.locator('[data-testid="stDataFrame"] td[role="gridcell"]')
+    return " | ".join(cells.all_inner_texts())
+
+
+def test_upload_then_every_page(page, real_sample, tmp_path) -> None:
+    pg = page
+    assert len(nav_links(pg)) >= 6
+    go(pg, "Ingest")
+    pg.locator('input[type="file"]').first.set_input_files(str(real_sample))
+    settle(pg, expect="pitch_data.txt: 20,000 messages")
+    shot(pg, "5-ingest")
+
+    go(pg, "Overview")
+    html = pg.content() + grid_text(pg)
+    for number in ("10,361", "9,592", "20,000"):
+        assert number in html, number
+    counts = dict(re.findall(r"(Add Order \(Short\)|Order Cancel|Trade \(Short\)|Order Executed)"
+                             r"\D{0,40}?([\d,]+)", grid_text(pg)))
+    assert counts == {"Add Order (Short)": "10,361", "Order Cancel": "9,592",
+                      "Trade (Short)": "27", "Order Executed": "20"}, grid_text(pg)[:2000]
+    assert pg.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    shot(pg, "1-overview")
+
+    go(pg, "Messages")
+    assert "20,000" in pg.content()
+    with pg.expect_download() as info:
+        pg.get_by_role("button", name=re.compile("CSV", re.I)).first.click()
+    path = tmp_path / "messages.csv"
+    info.value.save_as(path)
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 20_000
+    assert Counter(r["type"] for r in rows) == {"A": 10_361, "X": 9_592, "P": 27, "E": 20}
+    first = next(r for r in rows if r["line_no"] == "1")
+    assert (first["symbol"], first["side"], first["shares"], first["price"]) == ("SH", "S", "100", "61.9200")
+    assert first["order_id"] == "AK27GA0000DT"
+    shot(pg, "2-messages")
+
+    for title, name in (("Orders", "3-orders"), ("Symbols", "4-symbols"), ("SQL", "6-sql")):
+        go(pg, title)
+        assert pg.locator('[data-testid="stException"]').count() == 0, exception_text(pg)
+        shot(pg, name)
