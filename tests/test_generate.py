@@ -170,3 +170,12 @@ def test_write_file_plain_and_gzip_hold_the_same_session(tmp_path) -> None:
 
 def test_templates_cover_every_layout() -> None:
     assert set(TEMPLATES) == set(BY_CODE_LENGTH)
+
+
+def test_committed_sample_is_the_seed_1_session() -> None:
+    """data/sample.pitch is `python -m pitch generate data/sample.pitch --messages 50000 --seed 1`."""
+    from pitch.settings import SAMPLE_FILE
+
+    expected = io.BytesIO()
+    write_session(expected, 50_000, 1)
+    assert SAMPLE_FILE.read_bytes() == expected.getvalue(), "regenerate the sample (see docstring)"
