@@ -73,8 +73,9 @@ if total == 0:
 
 pages = max(1, math.ceil(total / queries.PAGE_SIZE))
 s1, s2, s3, s4 = st.columns([2, 1.2, 4, 2], vertical_alignment="bottom")
-sort = s1.selectbox("Sort by", list(queries.MESSAGE_SORTS), key="sort", bind="query-params")
-desc = s2.toggle("Descending", key="desc", bind="query-params")
+sort = s1.selectbox("Sort by", list(queries.MESSAGE_SORTS), key="sort", bind="query-params",
+                    on_change=first_page)
+desc = s2.toggle("Descending", key="desc", bind="query-params", on_change=first_page)
 with s3:
     page = st.pagination(pages, key="page", bind="query-params")
 with s4:

@@ -1,0 +1,307 @@
+"""The Streamlit app driven headless with AppTest (streamlit.testing.v1).
+
+Every page on an empty and on a loaded database, the sample on a fresh one,
+uploads (good, bad, too big), the Messages filters and their URL, the SQL
+page's refusals and limits, order and symbol drill-downs, clearing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from pitch import ingest, settings, store
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+SAMPLE = ROOT.parent / "shared" / "pitch_data.txt"
+PAGES = ["overview", "messages", "orders", "symbols", "ingest", "sql"]
+BAD_FILE = b"S28800011AAK27GA0000DTS000100SH    0000619200Y\nSthis is not a message\n"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Cached resources outlive an AppTest: start and end each test without them."""
+    st.cache_data.clear()
+    st.cache_resource.clear()  # closes the previous test's connection
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("PITCH_DB", str(tmp_path / "app.duckdb"))
+    monkeypatch.setenv("PITCH_INBOX", str(tmp_path / "inbox"))
+    monkeypatch.setenv("PITCH_NO_WATCH", "1")
+    monkeypatch.setenv("PITCH_NO_SAMPLE", "1")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def loaded_template(tmp_path_factory) -> Path:
+    """A database holding the real sample (file 1) and a file with one reject (file 2)."""
+    path = tmp_path_factory.mktemp("template") / "loaded.duckdb"
+    conn = store.connect(path)
+    ingest.ingest_path(conn, SAMPLE)
+    ingest.ingest_bytes(conn, BAD_FILE, "bad.pitch")
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def loaded(env, loaded_template) -> Path:
+    shutil.copy(loaded_template, env / "app.duckdb")
+    return env
+
+
+def start(script: str | None = None, **query: str | list[str]) -> AppTest:
+    """Run app.py, then (if given) switch to ``pages/<script>.py`` with the URL ``query``."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    if script:
+        at.query_params.update(query)
+        at.switch_page(f"pages/{script}.py").run()
+        assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def sidebar_totals(at: AppTest) -> str:
+    """The sidebar's totals. AppTest runs a switched-to page from pages/ on its own
+    (without app.py), so only a run of the entrypoint has the sidebar."""
+    return texts(at.sidebar.markdown)
+
+
+def totals_now() -> str:
+    """The sidebar totals a new visitor sees (a fresh run of app.py, same caches)."""
+    return sidebar_totals(start())
+
+
+def count_line(at: AppTest) -> str:
+    return next(m.value for m in at.main.markdown if ": **" in str(m.value))
+
+
+def test_every_page_renders_on_an_empty_database(env) -> None:
+    at = start()
+    assert "**0** messages" in sidebar_totals(at)
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        if page not in ("ingest", "sql"):
+            assert "No data yet" in texts(at.info), page
+
+
+def test_every_page_renders_on_a_loaded_database(loaded) -> None:
+    at = start()
+    assert "**20,001** messages" in sidebar_totals(at)
+    assert [m.value for m in at.metric][:3] == ["20,001", "2", "288"]
+    type_table = at.dataframe[0].value
+    assert type_table[["message_type", "count"]].values.tolist()[:2] == [
+        ["Add Order (Short)", "10,362"], ["Order Cancel", "9,592"]]
+    for page in PAGES[1:]:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        assert not at.error, (page, texts(at.error))
+
+
+def test_fresh_database_opens_on_the_sample(env, monkeypatch) -> None:
+    monkeypatch.delenv("PITCH_NO_SAMPLE")
+    at = start()
+    assert "**50,000** messages" in sidebar_totals(at)
+    assert "sample was loaded" in texts(at.toast)
+    assert "committed sample" in texts(at.info)
+    assert settings.SAMPLE_FILE.exists()
+
+
+def test_upload_updates_the_counts(env) -> None:
+    at = start("ingest")
+    at.file_uploader[0].set_value(("pitch_data.txt", SAMPLE.read_bytes(), "text/plain")).run()
+    assert not at.exception, at.exception
+    assert "pitch_data.txt: 20,000 messages, 0 rejects" in texts(at.success)
+    assert "pitch_data.txt" in at.dataframe[0].value["name"].tolist()
+    assert "**20,000** messages" in totals_now()
+    at.switch_page("pages/overview.py").run()
+    assert at.metric[0].value == "20,000"
+    # The same file again adds nothing, and says so.
+    at.switch_page("pages/ingest.py").run()
+    at.file_uploader[0].set_value(("copy.txt", SAMPLE.read_bytes(), "text/plain")).run()
+    assert "already ingested" in texts(at.info)
+    assert "**20,000** messages" in totals_now()
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("notes.txt", b"hello\nworld\n", "not a PITCH file"),
+    ("empty.txt", b"", "file is empty"),
+    ("broken.gz", b"\x1f\x8b\x08\x00garbage", "cannot read"),
+])
+def test_bad_upload_is_explained_and_changes_nothing(env, name, data, message) -> None:
+    at = start("ingest")
+    at.file_uploader[0].set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    assert message in texts(at.error) and "nothing was loaded" in texts(at.error)
+    assert "**0** messages  \n**0** files" in totals_now()
+
+
+def test_too_big_upload_is_refused(env, monkeypatch) -> None:
+    old = st_config.get_option("server.maxUploadSize")
+    st_config.set_option("server.maxUploadSize", 1)
+    try:
+        at = start("ingest")
+        assert "**1 MB per file**" in texts(at.caption)
+        at.file_uploader[0].set_value(("big.txt", SAMPLE.read_bytes() * 2, "text/plain")).run()
+        assert "over the 1 MB upload limit" in texts(at.error)
+        assert "**0** files" in totals_now()
+    finally:
+        st_config.set_option("server.maxUploadSize", old)
+
+
+def test_upload_limit_comes_from_the_config_file() -> None:
+    text = (ROOT / ".streamlit" / "config.toml").read_text()
+    assert "maxUploadSize = 200" in text
+
+
+def test_message_filters_change_the_table(loaded) -> None:
+    at = start("messages")
+    assert count_line(at) == "All messages: **20,001**"
+    assert len(at.dataframe[0].value) == 50
+    at.multiselect(key="types").set_value(["Trade (Short)"]).run()
+    assert count_line(at) == "Trade (Short) messages: **27**"
+    table = at.dataframe[0].value
+    assert len(table) == 27 and set(table["type"]) == {"P"}
+    at.segmented_control(key="side").set_value("Buy").run()
+    buys = int(count_line(at).split("**")[1])
+    assert 0 < buys < 27 and set(at.dataframe[0].value["side"]) == {"B"}
+    at.segmented_control(key="side").set_value(None).run()
+    at.multiselect(key="types").set_value([]).run()
+    at.text_input(key="from").set_value("08:00:00").run()
+    at.text_input(key="to").set_value("08:00:00.100").run()
+    window = at.dataframe[0].value
+    assert count_line(at).startswith("All messages between 08:00:00.000 and 08:00:00.100")
+    assert window["time"].between("08:00:00.000", "08:00:00.100").all()
+    at.text_input(key="to").set_value("8 o'clock").run()
+    assert "is not HH:MM:SS.mmm" in texts(at.error)
+
+
+def test_order_id_filter_is_base36_as_in_the_file(loaded) -> None:
+    at = start("messages", order="ak27ga0000dt")  # typed lower case, no matter
+    # Its add and cancel in the real sample, and the add in bad.pitch.
+    assert count_line(at).endswith("of order AK27GA0000DT: **3**")
+    assert at.dataframe[0].value["order_id"].tolist() == ["AK27GA0000DT"] * 3
+
+
+def test_url_reproduces_a_messages_view(loaded) -> None:
+    at = start("messages", types=["Order Executed"], sort="shares", desc="true", page="2")
+    assert count_line(at) == "Order Executed messages: **20**"
+    assert "Page 1 of 1" in texts(at.caption)  # page 2 of a 1-page answer falls back to 1
+    shares = [int(s.replace(",", "")) for s in at.dataframe[0].value["shares"]]
+    assert shares == sorted(shares, reverse=True)
+
+
+def test_paging_and_sorting(loaded) -> None:
+    at = start("messages")
+    first_page = at.dataframe[0].value["line_no"].tolist()
+    at.pagination(key="page").set_value(3).run()
+    assert "Page 3 of 401" in texts(at.caption)
+    assert at.dataframe[0].value["line_no"].tolist() != first_page
+    at.selectbox(key="sort").set_value("shares").run()
+    at.toggle(key="desc").set_value(True).run()
+    shares = [int(s.replace(",", "") or 0) for s in at.dataframe[0].value["shares"]]
+    assert shares == sorted(shares, reverse=True)
+    assert "Page 1 of 401" in texts(at.caption)  # a new order starts at its first page
+
+
+def test_sql_refuses_a_write_and_says_when_the_row_limit_cuts(loaded) -> None:
+    at = start("sql")
+    at.text_area(key="sql").set_value("DELETE FROM messages").run()
+    assert not at.exception and at.error, "a write must be refused on screen"
+    assert "DELETE" in texts(at.error) or "SELECT" in texts(at.error)
+    assert "**20,001** messages" in totals_now()  # nothing was deleted
+    at.text_area(key="sql").set_value("SELECT * FROM messages ORDER BY file_id, line_no").run()
+    at.number_input(key="rows").set_value(100).run()
+    assert "cut at the row limit" in texts(at.warning)
+    assert "first 100 rows" in texts(at.warning)
+    assert len(at.dataframe[0].value) == 100
+    assert at.dataframe[0].value["order_id"].iloc[0] == "AK27GA0000DT"  # ids shown as in the file
+    at.text_area(key="sql").set_value("SELECT count(*) AS n FROM messages").run()
+    assert not at.warning and at.dataframe[0].value["n"].tolist() == ["20,001"]
+
+
+def test_sql_time_limit_is_shown_when_it_stops_a_query(loaded) -> None:
+    at = start("sql", seconds="1")
+    at.text_area(key="sql").set_value(
+        "SELECT count(*) FROM range(100000000) a, range(100000) b WHERE a.range + b.range = 7"
+    ).run(timeout=30)
+    assert "time limit stopped it" in texts(at.warning)
+
+
+def test_sql_examples_fill_the_editor(loaded) -> None:
+    at = start("sql")
+    at.selectbox(key="example").set_value("Top 10 symbols by executed shares").run()
+    assert at.text_area(key="sql").value.startswith("SELECT symbol, sum(shares)")
+    assert at.dataframe[0].value["symbol"].iloc[0] == "OIH"
+    assert "messages" in [e.label for e in at.expander]  # the schema beside the editor
+
+
+def test_orders_page_opens_one_order_lifecycle(loaded) -> None:
+    at = start("orders", order="AK27GA0000DT", file="1: pitch_data.txt")
+    assert count_line(at).endswith("with id AK27GA0000DT in file pitch_data.txt: **1**")
+    assert "Order AK27GA0000DT: sell 100 SH @ 61.9200" in texts(at.subheader)
+    lifecycle = at.dataframe[1].value
+    assert lifecycle[["event", "shares", "remaining_shares"]].values.tolist() == [
+        ["add", "100", "100"], ["cancelled", "100", "0"]]
+    at.pills(key="status").set_value(["open"]).run()
+    assert count_line(at).startswith("Open orders with id")
+    assert "**0**" in count_line(at)
+
+
+def test_orders_filters(loaded) -> None:
+    at = start("orders", symbols=["SPY"], side="Buy", status=["open"])
+    assert count_line(at) == "Open buy orders for SPY: **37**"
+    table = at.dataframe[0].value
+    assert len(table) == 37 and set(table["symbol"]) == {"SPY"}
+    assert set(table["status"]) == {"open"} and set(table["side"]) == {"B"}
+    at.pills(key="status").set_value(["open", "cancelled"]).run()
+    assert count_line(at) == "Open or cancelled buy orders for SPY: **857**"
+    assert "Page 1 of 18" in texts(at.caption)
+
+
+def test_symbols_page_for_one_symbol(loaded) -> None:
+    at = start("symbols", symbol="SPY")
+    values = {m.label: m.value for m in at.metric}
+    assert values["Trades"] == "4" and values["Executed shares"] == "2,000"
+    assert values["VWAP"] == "142.5500"
+    assert "SPY: orders" in texts(at.subheader)
+    assert set(at.dataframe[0].value["symbol"]) == {"SPY"}
+    at.slider(key="top").set_value(5).run()
+    assert not at.exception
+
+
+def test_ingest_page_lists_files_and_rejects(loaded) -> None:
+    at = start("ingest")
+    files = at.dataframe[0].value
+    assert files[["name", "messages", "rejects"]].values.tolist() == [
+        ["bad.pitch", "1", "1"], ["pitch_data.txt", "20,000", "0"]]
+    rejects = at.dataframe[1].value
+    assert rejects[["line_no", "raw"]].values.tolist() == [["2", "Sthis is not a message"]]
+    assert "CSV of all 1 rejects" in [b.label for b in at.get("download_button")]
+    assert "Folder watching is off" in texts(at.caption)
+
+
+def test_clear_the_database_after_confirmation(loaded) -> None:
+    at = start("ingest")
+    clear = next(b for b in at.button if b.label == "Clear the database")
+    assert clear.disabled  # nothing happens without the confirmation
+    at.checkbox(key="confirm_clear").check().run()
+    next(b for b in at.button if b.label == "Clear the database").click().run()
+    assert "The database is empty." in texts(at.success)
+    assert "**0** messages" in totals_now()
