@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import settings
 from .errors import QueryRefused
@@ -92,6 +93,7 @@ REFUSED_FUNCTIONS: dict[str, str] = {
     "current_setting": "it reveals server settings such as file paths",
     "write_log": "it writes to the server log",
     "sleep_ms": "it only blocks the server",
+    "pg_sleep": "it only blocks the server",
 }
 
 # Query nodes that make up a read-only query; an INSERT/UPDATE/DELETE/MERGE node
@@ -172,6 +174,33 @@ def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
     return stmt.query
 
 
+def _column_to_pandas(column: pa.ChunkedArray) -> pd.Series:
+    """One column, falling back to Python objects, then text, for types pandas cannot hold."""
+    try:
+        return column.to_pandas()
+    except (pa.ArrowException, ValueError, OverflowError):
+        pass
+    try:
+        return pd.Series(column.to_pylist(), dtype=object)
+    except (pa.ArrowException, ValueError, OverflowError):
+        pass
+    try:
+        return pd.Series(pc.cast(column, pa.string()).to_pylist(), dtype=object)
+    except (pa.ArrowException, ValueError, OverflowError):
+        return pd.Series([f"<{column.type} value>"] * len(column), dtype=object)
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """The answer as a DataFrame; unusual DuckDB types (unions, infinite dates) still show."""
+    try:
+        return table.to_pandas()
+    except (pa.ArrowException, ValueError, OverflowError):
+        frame = pd.concat([_column_to_pandas(c).rename(i) for i, c in enumerate(table.columns)],
+                          axis=1) if table.num_columns else pd.DataFrame()
+        frame.columns = table.column_names
+        return frame
+
+
 def run_query(conn: duckdb.DuckDBPyConnection, sql: str, *, row_limit: int | None = None,
               timeout: float | None = None) -> QueryResult:
     """Run one read-only SELECT; return at most ``row_limit`` rows within ``timeout`` seconds.
@@ -226,6 +255,6 @@ def run_query(conn: duckdb.DuckDBPyConnection, sql: str, *, row_limit: int | Non
             pass  # no transaction left open (e.g. an interrupt already ended it)
         cur.close()
     truncated = table.num_rows > limit
-    frame = table.slice(0, limit).to_pandas()
+    frame = _to_frame(table.slice(0, limit))
     return QueryResult(frame=frame, truncated=truncated, row_limit=limit,
                        seconds=time.perf_counter() - started)

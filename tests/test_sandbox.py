@@ -33,6 +33,7 @@ ATTACKS: list[tuple[str, str]] = [
     ("select getenv('HOME')", "function getenv is not allowed"),
     ("select current_setting('temp_directory')", "function current_setting is not allowed"),
     ("select write_log('x')", "function write_log is not allowed"),
+    ("select pg_sleep(100)", "function pg_sleep is not allowed"),
     ("COPY messages TO '{n}'", "only SELECT queries are allowed (found COPY)"),
     ("COPY (select 1) TO '{n}' (FORMAT parquet)", "found COPY"),
     ("EXPORT DATABASE '{d}/export'", "found EXPORT"),
@@ -223,6 +224,14 @@ def test_timeout_interrupts_slow_query(conn, tmp_path):
     cur = conn.cursor()
     cur.execute("BEGIN")
     cur.execute("ROLLBACK")
+
+
+def test_types_pandas_cannot_hold_still_come_back(conn):
+    sql = ("SELECT union_value(k := 1) AS u, '-infinity'::DATE AS d, 1::HUGEINT AS h, "
+           "{'a': 1} AS s, [1, 2] AS l, 1.5::DECIMAL(18, 4) AS p, 2 AS h")
+    frame = run_query(conn, sql).frame
+    assert list(frame.columns) == ["u", "d", "h", "s", "l", "p", "h"] and len(frame) == 1
+    assert frame.iloc[0, 0] == 1 and str(frame.iloc[0, 5]) == "1.5000"
 
 
 def test_failed_query_says_why_in_one_line(conn):
