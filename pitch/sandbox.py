@@ -96,6 +96,13 @@ REFUSED_FUNCTIONS: dict[str, str] = {
     "pg_sleep": "it only blocks the server",
 }
 
+#: System views refused by name: they show what current_setting and getenv would.
+REFUSED_VIEWS: dict[str, str] = {
+    "pg_settings": "it reveals server settings such as file paths",
+    "duckdb_databases": "it reveals the database file's path",
+    "pragma_database_list": "it reveals the database file's path",
+}
+
 # Query nodes that make up a read-only query; an INSERT/UPDATE/DELETE/MERGE node
 # can hide inside a CTE of a statement DuckDB still types as SELECT.
 _READ_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
@@ -137,6 +144,9 @@ def _check_tree(tree: dict) -> None:
             if _PATH_CHARS & set(table):
                 raise QueryRefused(f"table name {table!r} looks like a file path; "
                                    f"reading files is not allowed")
+            if table.lower() in REFUSED_VIEWS:
+                raise QueryRefused(f"view {table.lower()} is not allowed "
+                                   f"({REFUSED_VIEWS[table.lower()]})")
         name = node.get("function_name")
         if isinstance(name, str) and name.lower() in REFUSED_FUNCTIONS:
             raise QueryRefused(f"function {name.lower()} is not allowed "
