@@ -8,6 +8,7 @@ so the conventions have plain unit tests.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from decimal import Decimal
@@ -15,6 +16,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 NS_PER_MS = 1_000_000
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -180,33 +184,150 @@ def _display_names(columns: pd.Index) -> dict[str, str]:
     return {c: display_name(c) for c in columns if display_name(c) != c}
 
 
-def export_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy for CSV: raw typed values plus readable ones.
+# --- CSV export: whole columns at once (numpy and Arrow), written by Arrow's CSV writer ---
+
+def export_table(data: pd.DataFrame | pa.Table) -> pa.Table:
+    """A table for CSV: raw typed values plus readable ones.
 
     Each time column keeps its nanoseconds and gains an ``HH:MM:SS.mmm``
     column beside it; ids become base 36 as in the file; prices are written
-    with exactly 4 decimals (no thousands separators in CSV).
+    with exactly 4 decimals, without thousands separators; a reject's raw
+    bytes become text. Columns are converted whole, so a million rows take
+    about a second, not ten.
     """
-    out = pd.DataFrame(index=df.index)
+    table = data if isinstance(data, pa.Table) else _arrow(data)
+    names: list[str] = []
+    arrays: list[pa.Array] = []
+    for name, column in zip(table.column_names, table.columns):
+        arr = column.combine_chunks()
+        if name in TIME_COLUMNS or name.endswith("_time_ns"):
+            names += [name, display_name(name)]
+            arrays += [arr, hms_array(arr)]
+            continue
+        if name in ID_COLUMNS:
+            arr = b36_array(arr)
+        elif name in PRICE_COLUMNS:
+            arr = price_array(arr)
+        elif name == "raw":
+            arr = _slow(arr, raw_text)
+        names.append(name)
+        arrays.append(arr)
+    return pa.table(arrays, names=names)
+
+
+def _csv_field(text: str) -> str:
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\r\n') else text
+
+
+def _arrow(df: pd.DataFrame) -> pa.Table:
+    """A frame as Arrow; a column Arrow cannot take (mixed objects) goes as text."""
+    arrays = []
     for col in df.columns:
-        values = df[col]
-        if col in TIME_COLUMNS or col.endswith("_time_ns"):
-            out[col] = values
-            out[display_name(col)] = values.map(hms)
-        elif col in ID_COLUMNS:
-            out[col] = values.map(b36)
-        elif col == "raw":
-            out[col] = values.map(raw_text)
-        elif col in PRICE_COLUMNS:
-            out[col] = values.map(lambda v: "" if _missing(v) else f"{Decimal(str(v)):.4f}")
-        else:
-            out[col] = values
-    return out
+        try:
+            arrays.append(pa.array(df[col], from_pandas=True))
+        except (pa.ArrowException, TypeError, ValueError):
+            arrays.append(pa.array([None if _missing(v) else str(v) for v in df[col]], pa.string()))
+    return pa.table(arrays, names=[str(c) for c in df.columns])
 
 
-def to_csv(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV bytes of :func:`export_frame`, without the index."""
-    return export_frame(df).to_csv(index=False).encode("utf-8")
+def csv_bytes(table: pa.Table, header: bool = True) -> bytes:
+    """RFC 4180 CSV; values are quoted only when some value in the table needs it."""
+    # Arrow quotes every header name, so the header line is written here.
+    head = (",".join(_csv_field(n) for n in table.column_names) + "\n").encode() if header else b""
+    if not table.num_rows:
+        return head
+    for quoting in ("none", "needed"):
+        sink = io.BytesIO()
+        try:
+            pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False,
+                                                              quoting_style=quoting))
+            return head + sink.getvalue()
+        except pa.ArrowInvalid:  # a comma, quote or line break in a value
+            continue
+    raise AssertionError("unreachable: 'needed' quoting accepts every value")
+
+
+def to_csv(df: pd.DataFrame | pa.Table) -> bytes:
+    """UTF-8 CSV bytes of :func:`export_table`, with a header line."""
+    return csv_bytes(export_table(df))
+
+
+_B36_CODES = np.frombuffer(B36_DIGITS.encode(), dtype=np.uint8)
+_ZERO = ord("0")
+
+
+def _numeric(arr: pa.Array) -> bool:
+    return pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
+
+
+def _slow(arr: pa.Array, func: Any) -> pa.Array:
+    """``func`` value by value: for the odd column that is not plain numbers."""
+    return pa.array([func(v) or None for v in arr.to_pylist()], pa.string())
+
+
+def _ints(arr: pa.Array, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """(values with 0 where missing, missing mask) of a numeric array."""
+    missing = arr.is_null().to_numpy(zero_copy_only=False)
+    filled = pc.fill_null(arr, 0) if arr.null_count else arr
+    return filled.to_numpy(zero_copy_only=False).astype(dtype), missing
+
+
+def _fixed_width(chars: np.ndarray, missing: np.ndarray) -> pa.Array:
+    """Rows of ASCII codes as a string array, null where missing."""
+    width = chars.shape[1]
+    raw = np.ascontiguousarray(chars).view(f"S{width}").ravel()
+    return pa.array(raw, pa.binary(width), mask=missing).cast(pa.string())
+
+
+def b36_array(arr: pa.Array) -> pa.Array:
+    """:func:`b36` of a whole array of unsigned integers."""
+    if not _numeric(arr):
+        return _slow(arr, b36)
+    n, missing = _ints(arr, "uint64")
+    chars = np.empty((len(n), B36_WIDTH), dtype=np.uint8)
+    for i in range(B36_WIDTH - 1, -1, -1):
+        chars[:, i] = _B36_CODES[n % 36]
+        n = n // 36
+    return _fixed_width(chars, missing)
+
+
+def hms_array(arr: pa.Array) -> pa.Array:
+    """:func:`hms` of a whole array of nanoseconds since midnight."""
+    if not _numeric(arr):
+        return _slow(arr, hms)
+    ns, missing = _ints(arr, "int64")
+    ms = ns // NS_PER_MS
+    if len(ms) and (ms.min() < 0 or ms.max() >= 100 * 3_600_000):
+        return _slow(arr, hms)  # not a time of day: leave it to the careful version
+    fields = [(ms // 3_600_000, 2, ":"), (ms // 60_000 % 60, 2, ":"),
+              (ms // 1000 % 60, 2, "."), (ms % 1000, 3, "")]
+    chars = np.empty((len(ms), 12), dtype=np.uint8)
+    pos = 0
+    for part, width, sep in fields:
+        for i in range(width):
+            chars[:, pos + i] = _ZERO + part // 10 ** (width - 1 - i) % 10
+        pos += width
+        if sep:
+            chars[:, pos] = ord(sep)
+            pos += 1
+    return _fixed_width(chars, missing)
+
+
+def price_array(arr: pa.Array) -> pa.Array:
+    """Prices with exactly 4 decimals (``61.9200``), null where missing."""
+    if pa.types.is_decimal(arr.type):  # exact, straight from DuckDB
+        return arr.cast(pa.decimal128(38, 4)).cast(pa.string())
+    if not _numeric(arr):
+        return _slow(arr, lambda v: price(v).replace(",", ""))
+    values, missing = _ints(arr, "float64")
+    ticks = np.rint(values * 10_000).astype(np.int64)
+    whole, frac = np.divmod(np.abs(ticks), 10_000)
+    sign = np.where(ticks < 0, "-", "")
+    # frac + 10000 reads "1dddd": its leading "1" is replaced by the decimal point.
+    text = pc.binary_join_element_wise(
+        pa.array(sign), pa.array(whole).cast(pa.string()), ".",
+        pc.utf8_slice_codeunits(pa.array(frac + 10_000).cast(pa.string()), 1), "")
+    return pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
 
 
 def value(column: str, v: Any) -> str:

@@ -6,10 +6,10 @@ DataFrame or plain values; SQL lives here, never in pages.
 
 from __future__ import annotations
 
-import io
-
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import fmt
 from .filters import TYPE_NAMES, MessageFilter, OrderFilter
@@ -95,18 +95,26 @@ def data_version(conn: duckdb.DuckDBPyConnection) -> tuple:
 
 def stream_csv(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None,
                batch_rows: int = 100_000) -> bytes:
-    """CSV bytes of a whole query, built batch by batch with :func:`fmt.export_frame`."""
+    """CSV bytes of a whole query, batch by batch (Arrow from DuckDB, :func:`fmt.export_table`)."""
     reader = conn.sql(sql, params=params or []).to_arrow_reader(batch_rows)
-    out = io.StringIO()
-    header = True
+    parts: list[bytes] = []
     for batch in reader:
-        frame = _with_type_names(batch.to_pandas())
-        fmt.export_frame(frame).to_csv(out, index=False, header=header)
-        header = False
-    if header:  # no rows: still write the header line
-        fmt.export_frame(_with_type_names(reader.schema.empty_table().to_pandas())).to_csv(
-            out, index=False)
-    return out.getvalue().encode("utf-8")
+        parts.append(fmt.csv_bytes(_named_types(fmt.export_table(pa.Table.from_batches([batch]))),
+                                   header=not parts))
+    if not parts:  # no rows: still the header line
+        parts.append(fmt.csv_bytes(_named_types(fmt.export_table(reader.schema.empty_table()))))
+    return b"".join(parts)
+
+
+def _named_types(table: pa.Table) -> pa.Table:
+    """Add ``message_type`` (the type's name) after a ``type`` column of codes."""
+    if "type" not in table.column_names:
+        return table
+    codes = pa.array(list(TYPE_NAMES))
+    names = pc.take(pa.array(list(TYPE_NAMES.values())),
+                    pc.index_in(table.column("type"), value_set=codes))
+    names = pc.coalesce(names, table.column("type").combine_chunks())  # unknown codes as is
+    return table.add_column(table.column_names.index("type") + 1, "message_type", names)
 
 
 # --- Overview -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from pitch import fmt
@@ -152,3 +153,36 @@ def test_describe_lists_fields_as_text() -> None:
         "field": ["time", "order id", "price", "shares", "symbol"],
         "value": ["00:00:00.001", "00000000000Z", "1.5000", "1,000", "AAPL"],
     }
+
+
+def test_column_formatters_match_the_scalar_ones() -> None:
+    ids = pa.array([0, 35, 36, int("1K27GA00000X", 36), 36 ** 12 - 1, None], pa.uint64())
+    assert fmt.b36_array(ids).to_pylist() == [fmt.b36(v) or None for v in ids.to_pylist()]
+    times = pa.array([0, 1_999_999, 28_800_011 * MS, 86_399_999 * MS, None], pa.int64())
+    assert fmt.hms_array(times).to_pylist() == [fmt.hms(v) or None for v in times.to_pylist()]
+    prices = pa.array([61.92, 0.0001, 1234.5, 99_999_999.9999, -0.5, None])
+    assert fmt.price_array(prices).to_pylist() == [
+        "61.9200", "0.0001", "1234.5000", "99999999.9999", "-0.5000", None]
+    decimals = pa.array([Decimal("61.92"), Decimal("99999999999999.9999"), None],
+                        pa.decimal128(18, 4))
+    assert fmt.price_array(decimals).to_pylist() == ["61.9200", "99999999999999.9999", None]
+    assert fmt.b36_array(pa.array([], pa.uint64())).to_pylist() == []
+    odd = pa.array([-MS, 100 * 3600 * 1000 * MS])  # not times of day: still formatted, slowly
+    assert fmt.hms_array(odd).to_pylist() == [fmt.hms(-MS), fmt.hms(100 * 3600 * 1000 * MS)]
+
+
+@pytest.mark.parametrize("values, text", [
+    (["plain", None], "col\nplain\n\n"),
+    (["a,b", 'say "hi"'], 'col\n"a,b"\n"say ""hi"""\n'),
+])
+def test_csv_quotes_only_when_needed(values, text) -> None:
+    assert fmt.csv_bytes(pa.table({"col": pa.array(values, pa.string())})).decode() == text
+    assert fmt.csv_bytes(pa.table({"a,b": pa.array([1])})).decode() == '"a,b"\n1\n'
+
+
+def test_csv_of_odd_sql_results() -> None:
+    frame = pd.DataFrame({"mixed": [1, "a", None], "total": [1.5, None, 2.0],
+                          "when": pd.to_datetime(["2024-01-02", None, "2024-01-03"])})
+    assert fmt.to_csv(frame).decode().splitlines() == [
+        "mixed,total,when", "1,1.5,2024-01-02 00:00:00.000000", "a,,",
+        ",2,2024-01-03 00:00:00.000000"]
