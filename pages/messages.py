@@ -83,7 +83,7 @@ with s4:
                   lambda cur: queries.messages_csv(cur, flt, sort=sort, desc=desc),
                   "messages.csv", key="csv", help="Every matching message, every column")
 
-frame = ui.q(queries.messages_page, flt, sort=sort, desc=desc, page=page)
+frame = ui.q(queries.messages_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,} · rows {(page - 1) * queries.PAGE_SIZE + 1:,}–"
            f"{(page - 1) * queries.PAGE_SIZE + len(frame):,}. Select a row for its details.")
 event = ui.table(frame, key="rows", select=True, height="rows")

@@ -62,7 +62,7 @@ with s4:
                   lambda cur: queries.orders_csv(cur, flt, sort=sort, desc=desc),
                   "orders.csv", key="csv")
 
-frame = ui.q(queries.orders_page, flt, sort=sort, desc=desc, page=page)
+frame = ui.q(queries.orders_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,}. Select an order to follow its lifecycle.")
 event = ui.table(frame, key="order_rows", select=True, height="rows")
 

@@ -75,9 +75,37 @@ BUCKETS: dict[str, int] = {"1 s": 10**9, "10 s": 10 * 10**9, "1 min": 60 * 10**9
                            "5 min": 300 * 10**9, "15 min": 900 * 10**9, "1 h": 3600 * 10**9}
 
 
-def _order_by(sorts: dict[str, str], sort: str, desc: bool) -> str:
+def _order_by(sorts: dict[str, str], sort: str, desc: bool, reverse: bool = False) -> str:
+    """ORDER BY a whitelisted column, ties in file order; ``reverse`` turns all of it round."""
     column = sorts.get(sort, next(iter(sorts.values())))  # never user text in SQL
-    return f"ORDER BY {column} {'DESC' if desc else 'ASC'} NULLS LAST, file_id, line_no"
+    direction = "DESC" if desc != reverse else "ASC"
+    nulls, tie = ("NULLS FIRST", "DESC") if reverse else ("NULLS LAST", "ASC")
+    return f"ORDER BY {column} {direction} {nulls}, file_id {tie}, line_no {tie}"
+
+
+def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
+          sorts: dict[str, str], where: str, params: list, sort: str, desc: bool, page: int,
+          page_size: int, total: int | None) -> pd.DataFrame:
+    """One page of ``table``, cheap however deep it is.
+
+    Deep pages cost a sort of everything before them. Two measured fixes (see
+    benchmarks/bench_pages.py): only the narrow (file_id, line_no) keys are
+    sorted and the 50 rows fetched after (late materialisation), and a page in
+    the second half is read from the other end in reverse (needs ``total``).
+    """
+    offset, limit = (max(page, 1) - 1) * page_size, page_size
+    reverse = total is not None and offset > total // 2
+    if reverse:
+        limit = max(min(page_size, total - offset), 0)
+        offset = max(total - offset - limit, 0)
+    order = _order_by(sorts, sort, desc, reverse)
+    df = conn.execute(f"""
+        SELECT {', '.join(columns)} FROM {table} SEMI JOIN (
+            SELECT file_id, line_no FROM {table} {where} {order} LIMIT ? OFFSET ?
+        ) keys USING (file_id, line_no)
+        {order}
+    """, params + [limit, offset]).df()
+    return df.iloc[::-1].reset_index(drop=True) if reverse else df
 
 
 def _with_type_names(df: pd.DataFrame) -> pd.DataFrame:
@@ -158,14 +186,15 @@ def message_count(conn: duckdb.DuckDBPyConnection, flt: MessageFilter) -> int:
 
 
 def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",
-                  desc: bool = False, page: int = 1, page_size: int = PAGE_SIZE) -> pd.DataFrame:
-    """One page of matching messages (1-based ``page``), with type names."""
+                  desc: bool = False, page: int = 1, page_size: int = PAGE_SIZE,
+                  total: int | None = None) -> pd.DataFrame:
+    """One page of matching messages (1-based ``page``), with type names.
+
+    Pass ``total`` (from :func:`message_count`) to make pages near the end cheap.
+    """
     where, params, _ = flt.where()
-    df = conn.execute(f"""
-        SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages {where}
-        {_order_by(MESSAGE_SORTS, sort, desc)} LIMIT ? OFFSET ?
-    """, params + [page_size, (max(page, 1) - 1) * page_size]).df()
-    return _with_type_names(df)
+    return _with_type_names(_page(conn, "messages", MESSAGE_COLUMNS, MESSAGE_SORTS, where,
+                                  params, sort, desc, page, page_size, total))
 
 
 def messages_csv(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",
@@ -197,13 +226,12 @@ def order_count(conn: duckdb.DuckDBPyConnection, flt: OrderFilter) -> int:
 
 
 def orders_page(conn: duckdb.DuckDBPyConnection, flt: OrderFilter, *, sort: str = "time",
-                desc: bool = False, page: int = 1, page_size: int = PAGE_SIZE) -> pd.DataFrame:
-    """One page of matching orders (1-based ``page``)."""
+                desc: bool = False, page: int = 1, page_size: int = PAGE_SIZE,
+                total: int | None = None) -> pd.DataFrame:
+    """One page of matching orders (1-based ``page``); ``total`` as for messages_page."""
     where, params, _ = flt.where()
-    return conn.execute(f"""
-        SELECT {', '.join(ORDER_COLUMNS)} FROM orders {where}
-        {_order_by(ORDER_SORTS, sort, desc)} LIMIT ? OFFSET ?
-    """, params + [page_size, (max(page, 1) - 1) * page_size]).df()
+    return _page(conn, "orders", ORDER_COLUMNS, ORDER_SORTS, where, params, sort, desc, page,
+                 page_size, total)
 
 
 def orders_csv(conn: duckdb.DuckDBPyConnection, flt: OrderFilter, *, sort: str = "time",

@@ -255,3 +255,23 @@ def test_real_sample_counts(db, real_sample) -> None:
                                                          ["P", 27], ["E", 20]]
     assert queries.message_count(db, MessageFilter(types=("P", "E"))) == 47
     assert isinstance(queries.message_rate(db, 60 * 10**9), pd.DataFrame)
+
+
+@pytest.mark.parametrize("sort, desc", [("time", False), ("time", True), ("shares", True),
+                                        ("price", False), ("price", True), ("symbol", False)])
+def test_every_page_is_the_same_read_from_either_end(day, sort, desc) -> None:
+    everything = MessageFilter()
+    total = queries.message_count(day, everything)
+    whole = queries.messages_page(day, everything, sort=sort, desc=desc, page_size=100)
+    for size in (1, 2, 4):
+        pages = [queries.messages_page(day, everything, sort=sort, desc=desc, page=p,
+                                       page_size=size, total=total)
+                 for p in range(1, total // size + 3)]
+        joined = pd.concat(pages, ignore_index=True)
+        assert joined[["file_id", "line_no"]].values.tolist() == \
+            whole[["file_id", "line_no"]].values.tolist(), (sort, desc, size)
+    # Nulls (no price on E/X) come last either way, ties in file order.
+    if sort == "price":
+        assert whole["price"].isna().tolist()[-5:] == [False] + [True] * 4
+    orders = queries.orders_page(day, OrderFilter(), sort="shares", page=4, page_size=1, total=4)
+    assert orders["order_id"].tolist() == [2]  # the largest of 10, 100, 5, 200 shares, read back
