@@ -9,6 +9,7 @@ import streamlit as st
 from pitch import fmt, queries, ui
 from pitch.filters import TYPE_CODES, TYPE_NAMES, MessageFilter
 
+ui.arrive("messages")
 st.title("Messages")
 if ui.no_data():
     st.stop()
@@ -79,31 +80,34 @@ desc = s2.toggle("Descending", key="desc", bind="query-params", on_change=first_
 with s3:
     page = st.pagination(pages, key="page", bind="query-params")
 with s4:
-    ui.csv_button(f"CSV of all {fmt.count(total)} rows",
+    ui.csv_button(f"CSV of all {fmt.count(total)} {fmt.plural(total, 'row')}",
                   lambda cur: queries.messages_csv(cur, flt, sort=sort, desc=desc),
                   "messages.csv", key="csv", help="Every matching message, every column")
 
 frame = ui.q(queries.messages_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,} · rows {(page - 1) * queries.PAGE_SIZE + 1:,}–"
            f"{(page - 1) * queries.PAGE_SIZE + len(frame):,}. Select a row for its details.")
+detail_slot = st.container()  # above the 50 rows, so a selection shows where one looks
 event = ui.table(frame, key="rows", select=True, height="rows")
 
 row = ui.selected_row(event)
-if row is not None and row < len(frame):
-    picked = frame.iloc[row]
-    detail = ui.q(queries.message_detail, int(picked["file_id"]), int(picked["line_no"]))
-    with st.container(border=True):
-        st.subheader(f"{detail.get('message_type', '')}, line {picked['line_no']:,} of "
-                     f"{detail.get('file', '')}")
-        left, right = st.columns([2, 1])
-        left.dataframe(fmt.describe(detail), hide_index=True, width="stretch")
-        with right:
-            if "order_id" in detail:
-                oid = fmt.b36(detail["order_id"])
-                if st.button(f"Order {oid} lifecycle", icon=":material/receipt_long:"):
-                    fid = int(picked["file_id"])
-                    st.switch_page(ui.PAGES["orders"], query_params={
-                        "order": oid, "file": ui.file_label(fid, file_names[fid])})
-            if detail.get("symbol"):
-                if st.button(f"Symbol {detail['symbol']}", icon=":material/finance:"):
-                    st.switch_page(ui.PAGES["symbols"], query_params={"symbol": detail["symbol"]})
+if row is None or row >= len(frame):
+    st.stop()
+picked = frame.iloc[row]
+fid, line = int(picked["file_id"]), int(picked["line_no"])
+detail = ui.q(queries.message_detail, fid, line)
+with detail_slot.container(border=True):
+    st.subheader(f"{detail.get('message_type', '')}, line {line:,} of {detail.get('file', '')}")
+    left, right = st.columns([2, 1])
+    left.dataframe(fmt.describe(detail), hide_index=True, width="stretch")
+    with right:
+        if "order_id" in detail:
+            oid = fmt.b36(detail["order_id"])
+            if st.button(f"Order {oid} lifecycle", icon=":material/receipt_long:"):
+                ui.go("orders", order=oid, file=fid)
+            if st.button(f"Every message of order {oid}", icon=":material/filter_alt:"):
+                ui.go("messages", order=oid, file=fid, types=[], symbols=[], side=None,
+                      **{"from": "", "to": ""})
+        if detail.get("symbol"):
+            if st.button(f"Symbol {detail['symbol']}", icon=":material/finance:"):
+                ui.go("symbols", symbol=detail["symbol"])

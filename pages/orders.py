@@ -9,6 +9,7 @@ import streamlit as st
 from pitch import charts, fmt, queries, ui
 from pitch.filters import ORDER_STATUSES, OrderFilter
 
+ui.arrive("orders")
 st.title("Orders")
 if ui.no_data():
     st.stop()
@@ -58,12 +59,13 @@ desc = s2.toggle("Descending", key="desc", bind="query-params", on_change=first_
 with s3:
     page = st.pagination(pages, key="page", bind="query-params")
 with s4:
-    ui.csv_button(f"CSV of all {fmt.count(total)} orders",
+    ui.csv_button(f"CSV of all {fmt.count(total)} {fmt.plural(total, 'order')}",
                   lambda cur: queries.orders_csv(cur, flt, sort=sort, desc=desc),
                   "orders.csv", key="csv")
 
 frame = ui.q(queries.orders_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,}. Select an order to follow its lifecycle.")
+lifecycle_slot = st.container()  # above the table, so a selection shows where one looks
 event = ui.table(frame, key="order_rows", select=True, height="rows")
 
 row = ui.selected_row(event)
@@ -76,27 +78,24 @@ order = frame.iloc[row]
 fid, line = int(order["file_id"]), int(order["line_no"])
 oid = fmt.b36(order["order_id"])
 events = ui.q(queries.order_lifecycle, fid, line)
-st.divider()
-st.subheader(f"Order {oid}: {'buy' if order['side'] == 'B' else 'sell'} "
-             f"{fmt.count(order['shares'])} {order['symbol']} @ {fmt.price(order['price'])}")
-m = st.columns(5)
-m[0].metric("Status", str(order["status"]))
-m[1].metric("Executed", fmt.count(order["executed_shares"]))
-m[2].metric("Cancelled", fmt.count(order["cancelled_shares"]))
-m[3].metric("Remaining", fmt.count(order["remaining_shares"]))
-m[4].metric("Events", fmt.count(len(events)))
-st.caption(f"Added at {fmt.hms(order['first_time_ns'])} on line {line:,} of "
-           f"{file_names.get(fid, fid)}; last event at {fmt.hms(order['last_time_ns'])}.")
-left, right = st.columns([1, 1])
-with left:
+with lifecycle_slot.container(border=True):
+    st.subheader(f"Order {oid}: {'buy' if order['side'] == 'B' else 'sell'} "
+                 f"{fmt.count(order['shares'])} {order['symbol']} @ {fmt.price(order['price'])}")
+    m = st.columns(5)
+    m[0].metric("Status", str(order["status"]))
+    m[1].metric("Executed", fmt.count(order["executed_shares"]))
+    m[2].metric("Cancelled", fmt.count(order["cancelled_shares"]))
+    m[3].metric("Remaining", fmt.count(order["remaining_shares"]))
+    m[4].metric("Events", fmt.count(len(events)))
+    st.caption(f"Added at {fmt.hms(order['first_time_ns'])} on line {line:,} of "
+               f"{file_names.get(fid, fid)}; last event at {fmt.hms(order['last_time_ns'])}.")
     ui.table(events.drop(columns=["type"]), key="lifecycle")
-    ui.csv_button("CSV of this lifecycle", lambda cur: fmt.to_csv(events),
-                  f"order-{oid}.csv", key="csv_lifecycle")
-with right:
     st.plotly_chart(charts.lifecycle_chart(events), key="lifecycle_chart")
-b1, b2, _ = st.columns([1, 1, 3])
-if b1.button("Its messages", icon=":material/list:"):
-    st.switch_page(ui.PAGES["messages"], query_params={
-        "order": oid, "file": ui.file_label(fid, file_names[fid])})
-if order["symbol"] and b2.button(f"Symbol {order['symbol']}", icon=":material/finance:"):
-    st.switch_page(ui.PAGES["symbols"], query_params={"symbol": order["symbol"]})
+    b1, b2, b3, _ = st.columns([1, 1, 1, 2])
+    with b1:
+        ui.csv_button("CSV of this lifecycle", lambda cur: fmt.to_csv(events),
+                      f"order-{oid}.csv", key="csv_lifecycle")
+    if b2.button("Its messages", icon=":material/list:"):
+        ui.go("messages", order=oid, file=fid)
+    if order["symbol"] and b3.button(f"Symbol {order['symbol']}", icon=":material/finance:"):
+        ui.go("symbols", symbol=order["symbol"])

@@ -36,8 +36,11 @@ def _layout(fig: go.Figure, x: str, y: str, title: str | None = None) -> go.Figu
     return fig
 
 
-def _time_axis(fig: go.Figure) -> None:
-    fig.update_xaxes(type="date", tickformat=TIME_TICKS, hoverformat=TIME_HOVER)
+def _time_axis(fig: go.Figure, ns: pd.Series | None = None) -> None:
+    # Over a few seconds, whole-second ticks repeat: show milliseconds then.
+    short = ns is not None and len(ns) > 0 and int(ns.max()) - int(ns.min()) < 10 * 10**9
+    fig.update_xaxes(type="date", tickformat=TIME_HOVER if short else TIME_TICKS,
+                     hoverformat=TIME_HOVER)
 
 
 def type_counts_bar(counts: pd.DataFrame) -> go.Figure:
@@ -93,7 +96,7 @@ def lifecycle_chart(events: pd.DataFrame) -> go.Figure:
                           "<extra></extra>",
         ))
     fig.update_yaxes(tickformat=",", rangemode="tozero")
-    _time_axis(fig)
+    _time_axis(fig, events["time_ns"])
     return _layout(fig, "Time", "Remaining shares")
 
 
@@ -114,7 +117,7 @@ def trades_chart(trades: pd.DataFrame, symbol: str) -> go.Figure:
                    hovertemplate="VWAP %{y:.4f}<extra></extra>"),
     ])
     fig.update_yaxes(tickformat=",.4f")
-    _time_axis(fig)
+    _time_axis(fig, trades["time_ns"])
     return _layout(fig, "Time", f"{symbol} price")
 
 

@@ -207,6 +207,28 @@ def file_picker(container: Any, files: pd.DataFrame, on_change: Callable[[], Non
                                format_func=lambda i: labels[i])
 
 
+def go(page: str, **widgets: Any) -> None:
+    """Open another page with some of its widgets set (then they show in its URL).
+
+    The values travel in session state rather than ``switch_page(query_params=)``
+    because a key bound to the URL on *this* page (``order`` is on two pages)
+    cannot be set as a query parameter from here. (Where there is no such clash,
+    prefer ``query_params``: a multiselect set through session state does not
+    show in the URL, in Streamlit 1.67.)
+    """
+    st.session_state["_goto"] = (page, widgets)
+    # query_params={} rather than None: None refuses to drop this page's bound parameters.
+    st.switch_page(PAGES[page], query_params={})
+
+
+def arrive(page: str) -> None:
+    """At the top of a page: apply the widget values :func:`go` sent here."""
+    goto = st.session_state.pop("_goto", None)
+    if goto and goto[0] == page:
+        for key, value in goto[1].items():
+            st.session_state[key] = value
+
+
 def no_data() -> bool:
     """True (and an explanation on screen) when nothing has been loaded yet."""
     if data_version()[0]:

@@ -256,7 +256,7 @@ def test_orders_page_opens_one_order_lifecycle(loaded) -> None:
     at = start("orders", order="AK27GA0000DT", file="1: pitch_data.txt")
     assert count_line(at).endswith("with id AK27GA0000DT in file pitch_data.txt: **1**")
     assert "Order AK27GA0000DT: sell 100 SH @ 61.9200" in texts(at.subheader)
-    lifecycle = at.dataframe[1].value
+    lifecycle = at.dataframe[0].value  # shown above the orders table
     assert lifecycle[["event", "shares", "remaining_shares"]].values.tolist() == [
         ["add", "100", "100"], ["cancelled", "100", "0"]]
     at.pills(key="status").set_value(["open"]).run()
@@ -305,3 +305,14 @@ def test_clear_the_database_after_confirmation(loaded) -> None:
     next(b for b in at.button if b.label == "Clear the database").click().run()
     assert "The database is empty." in texts(at.success)
     assert "**0** messages" in totals_now()
+
+
+def test_a_drill_down_sets_the_target_pages_widgets(loaded) -> None:
+    # What "Order ... lifecycle" on a Messages row does: ui.go() leaves the values in
+    # session state and switches; the Orders page applies them before its widgets.
+    at = start()
+    at.session_state["_goto"] = ("orders", {"order": "AK27GA0000DT", "file": 2})
+    at.switch_page("pages/orders.py").run()
+    assert count_line(at) == "All orders with id AK27GA0000DT in file bad.pitch: **1**"
+    assert "Order AK27GA0000DT: sell 100 SH @ 61.9200" in texts(at.subheader)
+    assert at.text_input(key="order").value == "AK27GA0000DT"

@@ -60,6 +60,9 @@ def test_lifecycle_chart() -> None:
     assert [m.marker.symbol for m in markers] == ["circle", "diamond", "x"]
     assert list(markers[1].text) == ["executed 30"]
     assert fig.layout.yaxis.title.text == "Remaining shares"
+    assert fig.layout.xaxis.tickformat == "%H:%M:%S.%L"  # 2 s of events: ticks need ms
+    longer = events.assign(time_ns=[0, 60 * S, 120 * S])
+    assert charts.lifecycle_chart(longer).layout.xaxis.tickformat == "%H:%M:%S"
 
 
 def test_trades_chart_sizes_by_shares_and_draws_vwap() -> None:
