@@ -9,10 +9,12 @@ bytes and read transparently.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import queue
+import tempfile
 import threading
 import time
 import zlib
@@ -24,8 +26,9 @@ from typing import BinaryIO, Callable, Generator, Iterator, TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
-from .columns import Batch, Decoder, Reject
+from .columns import SCHEMA, Batch, Decoder, Reject
 from .errors import IngestError
 from .store import derive_file
 
@@ -142,36 +145,21 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
                 "VALUES (?, ?, ?, ?, 'loading', ?, ?)",
                 [file_id, name, size, sha or f"pending-{file_id}", source, _now()])
     digest = hashlib.sha256() if sha is None else None
-    messages = n_rejects = 0
-    first_reject = None
-    first_t: int | None = None
-    last_t: int | None = None
     reader = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
-    batches = _prefetch(_decode_stream(reader, fh, chunk_size, digest))
+    stream = _Stream(_prefetch(_decode_stream(reader, fh, chunk_size, digest)))
     try:
-        for batch, done in batches:
-            table = batch.table
-            if table.num_rows:
-                cur.register("_pitch_batch", table)
-                cur.execute("INSERT INTO messages BY NAME SELECT ? AS file_id, * FROM _pitch_batch",
-                            [file_id])
-                cur.unregister("_pitch_batch")
-                messages += table.num_rows
-                lo, hi = pc.min_max(table.column("time_ns")).values()
-                first_t = lo.as_py() if first_t is None else min(first_t, lo.as_py())
-                last_t = hi.as_py() if last_t is None else max(last_t, hi.as_py())
-            if batch.rejects:
-                first_reject = first_reject or batch.rejects[0]
-                n_rejects += len(batch.rejects)
-                _insert_rejects(cur, file_id, batch.rejects)
-            if messages == 0 and n_rejects >= NOT_PITCH_AFTER:
-                break
-            if progress:
-                progress(done, size)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise IngestError(f"{name}: cannot read: {exc}") from None
+        try:
+            _insert_stream(cur, file_id, stream, size, progress)
+        finally:
+            stream.close()
+        if stream.error is not None:
+            raise IngestError(f"{name}: cannot read: {stream.error}")
+        if stream.spool:
+            _insert_rejects(cur, file_id, stream.spool.reader())
     finally:
-        batches.close()
+        stream.spool.close()
+    messages, n_rejects, first_reject = stream.messages, stream.rejects, stream.first_reject
+    first_t, last_t = stream.first_t, stream.last_t
     if messages == 0:
         if first_reject:
             r = first_reject
@@ -253,12 +241,145 @@ def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
                 worker.join(0.01)
 
 
-def _insert_rejects(cur: duckdb.DuckDBPyConnection, file_id: int, rejects: list[Reject]) -> None:
-    cur.register("_pitch_rejects", pa.table({
-        "line_no": pa.array([r.line_no for r in rejects], pa.int64()),
-        "byte_offset": pa.array([r.byte_offset for r in rejects], pa.int64()),
-        "raw": pa.array([r.raw for r in rejects], pa.binary()),
-        "reason": pa.array([r.reason for r in rejects], pa.string()),
-    }))
+def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Stream",
+                   size: int, progress: Progress | None) -> None:
+    """Insert every decoded batch with ONE statement, reporting progress.
+
+    One INSERT reading an Arrow stream keeps DuckDB's memory flat however large
+    the file (thousands of INSERTs in one transaction grow it by ~130 bytes a
+    row: 2 GB at 10M messages). DuckDB pulls the batches on its own threads,
+    so the statement runs in a worker thread and progress is reported here, on
+    the caller's thread (a Streamlit script's, for the upload page). An
+    exception from ``progress`` (Ctrl-C, a watcher's stop) interrupts the
+    statement; the caller then rolls back.
+    """
+    arrow = pa.RecordBatchReader.from_batches(SCHEMA, stream.batches())
+    cur.register("_pitch_stream", arrow)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            cur.execute("INSERT INTO messages BY NAME SELECT ? AS file_id, * FROM _pitch_stream",
+                        [file_id])
+        except BaseException as exc:  # re-raised on the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="pitch-insert", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                done = stream.progress.get(timeout=0.05)
+            except queue.Empty:
+                if not worker.is_alive() and stream.progress.empty():
+                    break
+                continue
+            if progress:
+                progress(done, size)
+    except BaseException:
+        cur.interrupt()
+        worker.join()
+        raise
+    finally:
+        worker.join()
+        with contextlib.suppress(duckdb.Error):  # fails once the transaction is aborted
+            cur.unregister("_pitch_stream")
+    if failure and stream.error is None:
+        raise failure[0]
+
+
+class _RejectSpool:
+    """Rejects kept in order without holding millions of them in memory."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self._pending: list[Reject] = []
+        self._file: BinaryIO | None = None
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._pending) or self._file is not None
+
+    def add(self, rejects: list[Reject]) -> None:
+        self._pending += rejects
+        if len(self._pending) >= self.LIMIT:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()
+            self._writer = pa.ipc.new_stream(self._file, REJECT_SCHEMA)
+        self._writer.write_batch(_reject_batch(self._pending))
+        self._pending = []
+
+    def reader(self) -> pa.RecordBatchReader:
+        if self._file is None:
+            return pa.RecordBatchReader.from_batches(REJECT_SCHEMA, [_reject_batch(self._pending)])
+        if self._pending:
+            self._flush()
+        self._writer.close()
+        self._file.seek(0)
+        return pa.ipc.open_stream(self._file)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class _Stream:
+    """The decoded file as Arrow batches for DuckDB, with its tallies on the side."""
+
+    def __init__(self, items: Generator[tuple[Batch, int], None, None]) -> None:
+        self._items = items
+        self.messages = self.rejects = 0
+        self.first_reject: Reject | None = None
+        self.first_t: int | None = None
+        self.last_t: int | None = None
+        self.error: BaseException | None = None  # a read error, raised after the INSERT
+        self.spool = _RejectSpool()
+        self.progress: queue.Queue[int] = queue.Queue()
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch, done in self._items:
+                table = batch.table
+                if table.num_rows:
+                    self.messages += table.num_rows
+                    lo, hi = (v.as_py() for v in pc.min_max(table.column("time_ns")).values())
+                    self.first_t = lo if self.first_t is None else min(self.first_t, lo)
+                    self.last_t = hi if self.last_t is None else max(self.last_t, hi)
+                    yield from table.to_batches()
+                if batch.rejects:
+                    self.first_reject = self.first_reject or batch.rejects[0]
+                    self.rejects += len(batch.rejects)
+                    self.spool.add(batch.rejects)
+                self.progress.put(done)
+                if self.messages == 0 and self.rejects >= NOT_PITCH_AFTER:
+                    return  # not PITCH: no need to read the rest
+        except (OSError, EOFError, zlib.error) as exc:
+            self.error = exc
+
+    def close(self) -> None:
+        """Stop the decoding thread (the spool stays until its rejects are in)."""
+        self._items.close()
+
+
+REJECT_SCHEMA = pa.schema([("line_no", pa.int64()), ("byte_offset", pa.int64()),
+                           ("raw", pa.binary()), ("reason", pa.string())])
+
+
+def _reject_batch(rejects: list[Reject]) -> pa.RecordBatch:
+    return pa.record_batch([
+        pa.array([r.line_no for r in rejects], pa.int64()),
+        pa.array([r.byte_offset for r in rejects], pa.int64()),
+        pa.array([r.raw for r in rejects], pa.binary()),
+        pa.array([r.reason for r in rejects], pa.string()),
+    ], schema=REJECT_SCHEMA)
+
+
+def _insert_rejects(cur: duckdb.DuckDBPyConnection, file_id: int,
+                    rejects: pa.RecordBatchReader) -> None:
+    cur.register("_pitch_rejects", rejects)
     cur.execute("INSERT INTO rejects BY NAME SELECT ? AS file_id, * FROM _pitch_rejects", [file_id])
     cur.unregister("_pitch_rejects")

@@ -151,3 +151,15 @@ def test_database_busy_is_one_clear_error(tmp_path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_many_rejects_are_spooled_in_order(db, monkeypatch) -> None:
+    monkeypatch.setattr(ingest._RejectSpool, "LIMIT", 7)
+    lines = []
+    for i in range(60):
+        lines.append(A1 if i % 3 == 0 else b"S2880001%dZ" % (i % 10))
+    result = ingest.ingest_bytes(db, b"\n".join(lines), "spooled.txt", chunk_size=64)
+    assert (result.messages, result.rejects) == (20, 40)
+    got = db.execute("SELECT line_no, raw FROM rejects ORDER BY rowid").fetchall()
+    assert [g[0] for g in got] == [i + 1 for i in range(60) if i % 3]
+    assert all(raw == lines[n - 1] for n, raw in got)
