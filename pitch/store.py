@@ -18,6 +18,7 @@ from .layouts import ADD_CODES, FIELD_COLUMNS, LAYOUTS, MESSAGE_TYPES, SQL_TYPES
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path("data") / "pitch.duckdb"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 def db_path(path: str | os.PathLike | None = None) -> Path:
@@ -87,7 +88,9 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
         raise PitchError(f"cannot open database {target}: {str(exc).splitlines()[0]}") from None
     conn.execute("SET enable_progress_bar = false")
     threads = threads or os.environ.get("PITCH_THREADS")
-    memory_limit = memory_limit or os.environ.get("PITCH_MEMORY_LIMIT")
+    # A bounded buffer pool: ingest and queries spill to disk rather than grow
+    # with the data (DuckDB's own default is 80 % of the machine's memory).
+    memory_limit = memory_limit or os.environ.get("PITCH_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     if threads:
         conn.execute(f"SET threads = {int(threads)}")
     if memory_limit:
