@@ -9,6 +9,7 @@ import streamlit as st
 from pitch import fmt, queries, ui
 from pitch.filters import TYPE_CODES, TYPE_NAMES, MessageFilter
 
+ui.through_router()
 ui.arrive("messages")
 st.title("Messages")
 if ui.no_data():

@@ -9,6 +9,7 @@ import streamlit as st
 from pitch import charts, fmt, queries, ui
 from pitch.filters import ORDER_STATUSES, OrderFilter
 
+ui.through_router()
 ui.arrive("orders")
 st.title("Orders")
 if ui.no_data():

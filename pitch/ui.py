@@ -207,6 +207,24 @@ def file_picker(container: Any, files: pd.DataFrame, on_change: Callable[[], Non
                                format_func=lambda i: labels[i])
 
 
+def through_router() -> None:
+    """At the top of every page: make sure app.py (the router) is running it.
+
+    Streamlit still has its old multipage mode for an app with a ``pages/``
+    folder: until ``st.navigation`` has run once in the process, a page URL
+    opened first (a shared link to a fresh server) runs the page script alone,
+    without app.py: no sidebar, no router, the old page list. The flag below
+    is what ``st.navigation`` itself sets; setting it and rerunning sends this
+    very page through app.py. (Streamlit 1.67 internals, pinned; renaming the
+    folder would make this unnecessary.)
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def go(page: str, **widgets: Any) -> None:
     """Open another page with some of its widgets set (then they show in its URL).
 

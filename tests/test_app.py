@@ -77,8 +77,7 @@ def texts(elements) -> str:
 
 
 def sidebar_totals(at: AppTest) -> str:
-    """The sidebar's totals. AppTest runs a switched-to page from pages/ on its own
-    (without app.py), so only a run of the entrypoint has the sidebar."""
+    """The sidebar's totals (drawn by app.py around every page)."""
     return texts(at.sidebar.markdown)
 
 
@@ -112,6 +111,7 @@ def test_every_page_renders_on_a_loaded_database(loaded) -> None:
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert not at.error, (page, texts(at.error))
+        assert "**20,001** messages" in sidebar_totals(at), page  # app.py ran around it
 
 
 def test_fresh_database_opens_on_the_sample(env, monkeypatch) -> None:
@@ -129,7 +129,8 @@ def test_upload_updates_the_counts(env) -> None:
     assert not at.exception, at.exception
     assert "pitch_data.txt: 20,000 messages, 0 rejects" in texts(at.success)
     assert "pitch_data.txt" in at.dataframe[0].value["name"].tolist()
-    assert "**20,000** messages" in totals_now()
+    assert "**20,000** messages" in sidebar_totals(at)  # this session, right away
+    assert "**20,000** messages" in totals_now()  # and a new visitor
     at.switch_page("pages/overview.py").run()
     assert at.metric[0].value == "20,000"
     # The same file again adds nothing, and says so.
