@@ -74,12 +74,14 @@ if total == 0:
     st.stop()
 
 pages = max(1, math.ceil(total / queries.PAGE_SIZE))
-s1, s2, s3, s4 = st.columns([2, 1.2, 4, 2], vertical_alignment="bottom")
+s1, s2, s3, s5, s4 = st.columns([2, 1.2, 4, 1.2, 2], vertical_alignment="bottom")
 sort = s1.selectbox("Sort by", list(queries.MESSAGE_SORTS), key="sort", bind="query-params",
                     on_change=first_page)
 desc = s2.toggle("Descending", key="desc", bind="query-params", on_change=first_page)
 with s3:
     page = st.pagination(pages, key="page", bind="query-params")
+s5.number_input("Go to page", 1, pages, None, key="goto", on_change=ui.jump_to_page,
+                args=("goto", "page"), placeholder=f"1–{pages:,}")
 with s4:
     ui.csv_button(f"CSV of all {fmt.count(total)} {fmt.plural(total, 'row')}",
                   lambda cur: queries.messages_csv(cur, flt, sort=sort, desc=desc),

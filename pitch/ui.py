@@ -247,6 +247,13 @@ def arrive(page: str) -> None:
             st.session_state[key] = value
 
 
+def jump_to_page(source: str, target: str) -> None:
+    """Callback of a "Go to page" box: move the pagination widget, then empty the box."""
+    if st.session_state.get(source):
+        st.session_state[target] = int(st.session_state[source])
+        st.session_state[source] = None
+
+
 def no_data() -> bool:
     """True (and an explanation on screen) when nothing has been loaded yet."""
     if data_version()[0]:

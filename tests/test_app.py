@@ -214,6 +214,9 @@ def test_paging_and_sorting(loaded) -> None:
     at.pagination(key="page").set_value(3).run()
     assert "Page 3 of 401" in texts(at.caption)
     assert at.dataframe[0].value["line_no"].tolist() != first_page
+    at.number_input(key="goto").set_value(401).run()  # far beyond the visible page buttons
+    assert "Page 401 of 401 · rows 20,001–20,001" in texts(at.caption)
+    assert at.dataframe[0].value["line_no"].tolist() == ["20,000"]  # the latest message
     at.selectbox(key="sort").set_value("shares").run()
     at.toggle(key="desc").set_value(True).run()
     shares = [int(s.replace(",", "") or 0) for s in at.dataframe[0].value["shares"]]
