@@ -53,7 +53,7 @@ if total == 0:
     st.stop()
 
 pages = max(1, math.ceil(total / queries.PAGE_SIZE))
-s1, s2, s3, s5, s4 = st.columns([2, 1.2, 4, 1.2, 2], vertical_alignment="bottom")
+s1, s2, s3, s5, s4 = st.columns([2, 1.5, 3.7, 1.2, 2], vertical_alignment="bottom")
 sort = s1.selectbox("Sort by", list(queries.ORDER_SORTS), key="sort", bind="query-params",
                     on_change=first_page)
 desc = s2.toggle("Descending", key="desc", bind="query-params", on_change=first_page)
