@@ -1,6 +1,6 @@
 """Streamlit-side helpers shared by app.py and the pages.
 
-One DuckDB connection per server process (``st.cache_resource``); every query
+One DuckDB connection per server process (:func:`connection`); every query
 takes its own cursor. Query results are cached with ``st.cache_data`` under
 the database's *data version*, so caches refresh by themselves when a file
 lands (upload, folder watcher) or the database is cleared.
@@ -9,6 +9,7 @@ lands (upload, folder watcher) or the database is cleared.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Callable
 
 import duckdb
@@ -35,14 +36,27 @@ LABELS = {"file_id": "file", "line_no": "line", "message_type": "message type",
           "first_time": "added", "last_time": "last event", "byte_offset": "byte offset"}
 
 
-def _close(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.close()
+_conn_lock = threading.Lock()
+_open: dict[str, duckdb.DuckDBPyConnection] = {}
 
 
-@st.cache_resource(show_spinner=False, on_release=_close)
 def connection() -> duckdb.DuckDBPyConnection:
-    """The process's one connection to ``store.db_path()`` (closed when the cache is cleared)."""
-    return store.connect()
+    """The process's one connection to ``store.db_path()``.
+
+    A plain process-wide singleton rather than ``st.cache_resource``: the app
+    menu's "Clear caches" empties those, and the folder watcher's thread keeps
+    using this connection, while DuckDB refuses a second one in the process.
+    When ``$PITCH_DB`` changes (tests) the old file is closed first.
+    """
+    path = str(store.db_path().resolve())
+    with _conn_lock:
+        conn = _open.get(path)
+        if conn is None:
+            for old in _open.values():
+                old.close()
+            _open.clear()
+            conn = _open[path] = store.connect(path)
+        return conn
 
 
 def cursor() -> duckdb.DuckDBPyConnection:

@@ -26,9 +26,10 @@ BAD_FILE = b"S28800011AAK27GA0000DTS000100SH    0000619200Y\nSthis is not a mess
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Cached resources outlive an AppTest: start and end each test without them."""
+    """Cached answers and resources (the sample loader) outlive an AppTest: start and end
+    each test without them. (ui.connection() follows $PITCH_DB, a new file per test.)"""
     st.cache_data.clear()
-    st.cache_resource.clear()  # closes the previous test's connection
+    st.cache_resource.clear()
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -320,3 +321,17 @@ def test_a_drill_down_sets_the_target_pages_widgets(loaded) -> None:
     assert count_line(at) == "All orders with id AK27GA0000DT in file bad.pitch: **1**"
     assert "Order AK27GA0000DT: sell 100 SH @ 61.9200" in texts(at.subheader)
     assert at.text_input(key="order").value == "AK27GA0000DT"
+
+
+def test_one_connection_per_process_survives_clear_caches(env, monkeypatch) -> None:
+    from pitch import ui
+
+    conn = ui.connection()
+    st.cache_resource.clear()  # what the app menu's "Clear caches" does
+    st.cache_data.clear()
+    assert ui.connection() is conn  # the watcher's thread may be using it
+    monkeypatch.setenv("PITCH_DB", str(env / "other.duckdb"))
+    other = ui.connection()
+    assert other is not conn
+    with pytest.raises(Exception):
+        conn.execute("SELECT 1")  # the old file was closed, so it can be opened again
