@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PITCH_DB=/data/pitch.duckdb \
-    PITCH_INBOX=/data/inbox
+    PITCH_INBOX=/data/inbox \
+    PITCH_WATCH_POLLING=1
 
 WORKDIR /app
 

@@ -187,7 +187,7 @@ def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
 def _column_to_pandas(column: pa.ChunkedArray) -> pd.Series:
     """One column, falling back to Python objects, then text, for types pandas cannot hold."""
     try:
-        return column.to_pandas()
+        return column.to_pandas(integer_object_nulls=True)
     except (pa.ArrowException, ValueError, OverflowError):
         pass
     try:
@@ -203,7 +203,7 @@ def _column_to_pandas(column: pa.ChunkedArray) -> pd.Series:
 def _to_frame(table: pa.Table) -> pd.DataFrame:
     """The answer as a DataFrame; unusual DuckDB types (unions, infinite dates) still show."""
     try:
-        return table.to_pandas()
+        return table.to_pandas(integer_object_nulls=True)
     except (pa.ArrowException, ValueError, OverflowError):
         frame = pd.concat([_column_to_pandas(c).rename(i) for i, c in enumerate(table.columns)],
                           axis=1) if table.num_columns else pd.DataFrame()

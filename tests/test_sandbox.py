@@ -270,3 +270,15 @@ def test_connection_itself_is_locked_down(conn, tmp_path, template):
     cur = conn.cursor()
     assert cur.execute("SELECT current_setting('enable_external_access')").fetchone()[0] is False
     assert cur.execute("SELECT current_setting('lock_configuration')").fetchone()[0] is True
+
+
+def test_ids_keep_every_digit_next_to_nulls(tmp_path) -> None:
+    """A nullable UBIGINT column must not pass through float64 on its way out."""
+    from pitch import ingest, sandbox, store
+
+    conn = store.connect(tmp_path / "ids.duckdb")
+    line = b"S28800000E0000000ABC12000100ZZZZZZZZZZZZ"  # execution id 36**12 - 1
+    ingest.ingest_bytes(conn, line + b"\nS28800001X0000000ABC12000050", "ids.txt")
+    frame = sandbox.run_query(conn, "SELECT execution_id FROM messages ORDER BY line_no").frame
+    assert list(frame.execution_id) == [36**12 - 1, None]
+    conn.close()
