@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import streamlit as st
 
@@ -16,10 +15,6 @@ if ui.no_data():
     st.stop()
 
 
-def first_page() -> None:
-    st.session_state["page"] = 1  # a new filter starts at its first page
-
-
 files = ui.q(queries.files)
 file_names = dict(zip(files["file_id"].astype(int), files["name"]))
 first, last = ui.q(queries.time_bounds)
@@ -27,20 +22,20 @@ first, last = ui.q(queries.time_bounds)
 with st.container(border=True):
     a, b, c = st.columns([3, 3, 1])
     type_names = a.multiselect("Message types", list(TYPE_NAMES.values()), key="types",
-                               bind="query-params", on_change=first_page,
+                               bind="query-params", on_change=ui.first_page,
                                placeholder="All types")
     symbols = b.multiselect("Symbols", ui.q(queries.symbols), key="symbols",
-                            bind="query-params", on_change=first_page, placeholder="All symbols")
+                            bind="query-params", on_change=ui.first_page, placeholder="All symbols")
     side = c.segmented_control("Side", ["Buy", "Sell"], key="side", bind="query-params",
-                               on_change=first_page)
+                               on_change=ui.first_page)
     d, e, f, g = st.columns([2, 2, 2, 3])
-    start = d.text_input("From", key="from", bind="query-params", on_change=first_page,
+    start = d.text_input("From", key="from", bind="query-params", on_change=ui.first_page,
                          placeholder=fmt.hms(first), help="HH:MM:SS.mmm, inclusive")
-    end = e.text_input("To", key="to", bind="query-params", on_change=first_page,
+    end = e.text_input("To", key="to", bind="query-params", on_change=ui.first_page,
                        placeholder=fmt.hms(last), help="HH:MM:SS.mmm, inclusive")
-    order_text = f.text_input("Order id", key="order", bind="query-params", on_change=first_page,
+    order_text = f.text_input("Order id", key="order", bind="query-params", on_change=ui.first_page,
                               placeholder="e.g. 1K27GA00000X", help="Base 36, as in the file")
-    file_id = ui.file_picker(g, files, first_page)
+    file_id = ui.file_picker(g, files, ui.first_page)
 
 errors = []
 try:
@@ -73,19 +68,10 @@ if total == 0:
             icon=":material/filter_alt_off:")
     st.stop()
 
-pages = max(1, math.ceil(total / queries.PAGE_SIZE))
-s1, s2, s3, s5, s4 = st.columns([2, 1.5, 3.7, 1.2, 2], vertical_alignment="bottom")
-sort = s1.selectbox("Sort by", list(queries.MESSAGE_SORTS), key="sort", bind="query-params",
-                    on_change=first_page)
-desc = s2.toggle("Descending", key="desc", bind="query-params", on_change=first_page)
-with s3:
-    page = st.pagination(pages, key="page", bind="query-params")
-s5.number_input("Go to page", 1, pages, None, key="goto", on_change=ui.jump_to_page,
-                args=("goto", "page"), placeholder=f"1–{pages:,}")
-with s4:
-    ui.csv_button(f"CSV of all {fmt.count(total)} {fmt.plural(total, 'row')}",
-                  lambda cur: queries.messages_csv(cur, flt, sort=sort, desc=desc),
-                  "messages.csv", key="csv", help="Every matching message, every column")
+sort, desc, page, pages = ui.paging_bar(
+    total, queries.MESSAGE_SORTS, "row",
+    lambda cur, sort, desc: queries.messages_csv(cur, flt, sort=sort, desc=desc), "messages.csv",
+    csv_help="Every matching message, every column")
 
 frame = ui.q(queries.messages_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,} · rows {(page - 1) * queries.PAGE_SIZE + 1:,}–"

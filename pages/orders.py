@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import streamlit as st
 
@@ -16,25 +15,21 @@ if ui.no_data():
     st.stop()
 
 
-def first_page() -> None:
-    st.session_state["page"] = 1
-
-
 files = ui.q(queries.files)
 file_names = dict(zip(files["file_id"].astype(int), files["name"]))
 
 with st.container(border=True):
     a, b, c = st.columns([3, 1, 2])
     symbols = a.multiselect("Symbols", ui.q(queries.symbols), key="symbols",
-                            bind="query-params", on_change=first_page, placeholder="All symbols")
+                            bind="query-params", on_change=ui.first_page, placeholder="All symbols")
     side = b.segmented_control("Side", ["Buy", "Sell"], key="side", bind="query-params",
-                               on_change=first_page)
+                               on_change=ui.first_page)
     statuses = c.pills("Status", list(ORDER_STATUSES), selection_mode="multi", key="status",
-                       bind="query-params", on_change=first_page)
+                       bind="query-params", on_change=ui.first_page)
     d, e = st.columns([1, 2])
-    order_text = d.text_input("Order id", key="order", bind="query-params", on_change=first_page,
+    order_text = d.text_input("Order id", key="order", bind="query-params", on_change=ui.first_page,
                               placeholder="e.g. 1K27GA00000X", help="Base 36, as in the file")
-    file_id = ui.file_picker(e, files, first_page)
+    file_id = ui.file_picker(e, files, ui.first_page)
 
 try:
     order_id = fmt.parse_b36(order_text) if order_text else None
@@ -52,19 +47,9 @@ if total == 0:
             "or remove a filter.", icon=":material/filter_alt_off:")
     st.stop()
 
-pages = max(1, math.ceil(total / queries.PAGE_SIZE))
-s1, s2, s3, s5, s4 = st.columns([2, 1.5, 3.7, 1.2, 2], vertical_alignment="bottom")
-sort = s1.selectbox("Sort by", list(queries.ORDER_SORTS), key="sort", bind="query-params",
-                    on_change=first_page)
-desc = s2.toggle("Descending", key="desc", bind="query-params", on_change=first_page)
-with s3:
-    page = st.pagination(pages, key="page", bind="query-params")
-s5.number_input("Go to page", 1, pages, None, key="goto", on_change=ui.jump_to_page,
-                args=("goto", "page"), placeholder=f"1–{pages:,}")
-with s4:
-    ui.csv_button(f"CSV of all {fmt.count(total)} {fmt.plural(total, 'order')}",
-                  lambda cur: queries.orders_csv(cur, flt, sort=sort, desc=desc),
-                  "orders.csv", key="csv")
+sort, desc, page, pages = ui.paging_bar(
+    total, queries.ORDER_SORTS, "order",
+    lambda cur, sort, desc: queries.orders_csv(cur, flt, sort=sort, desc=desc), "orders.csv")
 
 frame = ui.q(queries.orders_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,}. Select an order to follow its lifecycle.")

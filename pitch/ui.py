@@ -8,6 +8,7 @@ lands (upload, folder watcher) or the database is cleared.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from typing import Any, Callable
@@ -259,6 +260,34 @@ def arrive(page: str) -> None:
     if goto and goto[0] == page:
         for key, value in goto[1].items():
             st.session_state[key] = value
+
+
+def first_page() -> None:
+    """on_change of every filter and sort: a new selection starts at its first page."""
+    st.session_state["page"] = 1
+
+
+def paging_bar(total: int, sorts: Any, noun: str,
+               build_csv: Callable[[duckdb.DuckDBPyConnection, str, bool], bytes], file_name: str, csv_help: str | None = None) -> tuple[str, bool, int, int]:
+    """Sort, direction, page buttons, go-to-page and "CSV of all N" above a paged table.
+
+    The widgets are bound to the URL (keys ``sort``, ``desc``, ``page``) and
+    the CSV is built on click from every matching row, sorted the same way.
+    Returns ``(sort, desc, page, pages)``.
+    """
+    pages = max(1, math.ceil(total / queries.PAGE_SIZE))
+    s1, s2, s3, s5, s4 = st.columns([2, 1.5, 3.7, 1.2, 2], vertical_alignment="bottom")
+    sort = s1.selectbox("Sort by", list(sorts), key="sort", bind="query-params",
+                        on_change=first_page)
+    desc = s2.toggle("Descending", key="desc", bind="query-params", on_change=first_page)
+    with s3:
+        page = st.pagination(pages, key="page", bind="query-params")
+    s5.number_input("Go to page", 1, pages, None, key="goto", on_change=jump_to_page,
+                    args=("goto", "page"), placeholder=f"1–{pages:,}")
+    with s4:
+        csv_button(f"CSV of all {fmt.count(total)} {fmt.plural(total, noun)}",
+                   lambda cur: build_csv(cur, sort, desc), file_name, key="csv", help=csv_help)
+    return sort, desc, page, pages
 
 
 def jump_to_page(source: str, target: str) -> None:
