@@ -30,6 +30,7 @@ import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
 from .columns import SCHEMA, Batch, Decoder, Reject
 from .errors import IngestError
+from .names import safe_name
 from .store import derive_file
 
 CHUNK_SIZE = 16 << 20
@@ -84,7 +85,7 @@ def ingest_path(conn: duckdb.DuckDBPyConnection, path: str | Path, *, name: str 
                 chunk_size: int = CHUNK_SIZE) -> IngestResult:
     """Ingest one file from disk. Raises :class:`IngestError` when it cannot land."""
     path = Path(path)
-    label = name or path.name
+    label = safe_name(name or path.name)
     try:
         with open(path, "rb") as fh:
             return _ingest(conn, fh, label, path.stat().st_size, source, progress, chunk_size)
@@ -95,8 +96,9 @@ def ingest_path(conn: duckdb.DuckDBPyConnection, path: str | Path, *, name: str 
 def ingest_bytes(conn: duckdb.DuckDBPyConnection, data: bytes, name: str, *,
                  source: str = "upload", progress: Progress | None = None,
                  chunk_size: int = CHUNK_SIZE) -> IngestResult:
-    """Ingest an in-memory file (an upload)."""
-    return _ingest(conn, io.BytesIO(data), name, len(data), source, progress, chunk_size)
+    """Ingest an in-memory file (an upload); the name is stored cleaned (:func:`safe_name`)."""
+    return _ingest(conn, io.BytesIO(data), safe_name(name), len(data), source, progress,
+                   chunk_size)
 
 
 def _ingest(conn: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int, source: str,

@@ -41,6 +41,7 @@ from watchdog.observers.polling import PollingObserver
 from . import settings, store
 from .errors import DatabaseBusyError, PitchError
 from .ingest import ingest_path
+from .names import NAME_MAX, fit, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +72,26 @@ CHUNK_SIZE = 4 << 20
 _EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, FileDeletedEvent]
 
 
+ERROR_SUFFIX = ".error.txt"
+
+
 def ignored(name: str) -> bool:
     """True for hidden and temporary names, which wait until renamed."""
     return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
 
 
 def free_name(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``folder/<stem>-<n><suffix>`` if that is taken."""
-    dest = folder / name
+    """``folder/name``, or ``folder/<stem>-<n><suffix>`` if that is taken.
+
+    The name is cleaned (:func:`safe_name`) and cut so that it and its
+    ``.error.txt`` companion both fit the file system's name limit.
+    """
+    name = safe_name(name, NAME_MAX - len(ERROR_SUFFIX))
     stem, suffix = Path(name).stem, Path(name).suffix
+    dest = folder / name
     n = 1
-    while dest.exists() or dest.with_name(dest.name + ".error.txt").exists():
-        dest = folder / f"{stem}-{n}{suffix}"
+    while dest.exists() or dest.with_name(dest.name + ERROR_SUFFIX).exists():
+        dest = folder / fit(stem, f"-{n}{suffix}", NAME_MAX - len(ERROR_SUFFIX))
         n += 1
     return dest
 
@@ -280,7 +289,7 @@ class Watcher:
         self._progress = min(1.0, done / total) if total else None
 
     def _take(self, path: str, key: tuple[int, int]) -> None:
-        name = Path(path).name
+        name = safe_name(Path(path).name)
         with self._lock:
             self._current, self._progress = name, 0.0
         entry: dict[str, Any] = {"name": name, "messages": 0, "rejects": 0, "seconds": 0.0,
@@ -313,7 +322,7 @@ class Watcher:
             dest = free_name(self.inbox / (FAILED if failed else PROCESSED), entry["name"])
             shutil.move(path, dest)
             if failed:
-                dest.with_name(dest.name + ".error.txt").write_text(entry["error"] + "\n")
+                dest.with_name(dest.name + ERROR_SUFFIX).write_text(entry["error"] + "\n")
             where = f"{dest.parent.name}/{dest.name}"
         except OSError as exc:
             where = f"left in the inbox: cannot move it: {exc.strerror or exc}"
