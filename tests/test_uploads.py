@@ -103,8 +103,8 @@ def upload(name: str, data: bytes, mime: str = "application/octet-stream"):
     assert not at.exception, at.exception
     from pitch import ui
 
-    # Close the app's cached connection so the test can open the file (clearing the
-    # cache alone leaves it open: on_release does not run outside a server).
+    # The app holds one connection per process (pitch.ui.connection): close it so the
+    # test can open the file; the next test's $PITCH_DB makes ui open a new one.
     ui.connection().close()
     st.cache_resource.clear()
     return at
