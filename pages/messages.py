@@ -76,7 +76,7 @@ frame = ui.q(queries.messages_page, flt, sort=sort, desc=desc, page=page, total=
 st.caption(f"Page {page:,} of {pages:,} · rows {(page - 1) * queries.PAGE_SIZE + 1:,}–"
            f"{(page - 1) * queries.PAGE_SIZE + len(frame):,}. Select a row for its details.")
 detail_slot = st.container()  # above the 50 rows, so a selection shows where one looks
-event = ui.table(frame, key="rows", select=True, height="rows")
+event = ui.table(frame, key="message_rows", select=True, height="rows")
 
 row = ui.selected_row(event)
 if row is None or row >= len(frame):
