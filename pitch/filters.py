@@ -24,6 +24,24 @@ def _in(column: str, values: tuple, clauses: list[str], params: list) -> None:
     params.extend(values)
 
 
+def _where(conditions: list[tuple[str, object]]) -> tuple[str, list]:
+    """``WHERE`` over the chosen ``(sql with one ?, value)`` pairs, with bound parameters.
+
+    A value of None or an empty tuple means "not chosen"; a tuple becomes ``IN``.
+    """
+    clauses: list[str] = []
+    params: list = []
+    for sql, value in conditions:
+        if value is None or value == () or value == "":
+            continue
+        if isinstance(value, tuple):
+            _in(sql, value, clauses, params)
+        else:
+            clauses.append(sql)
+            params.append(value)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
 def _names(values: tuple[str, ...], limit: int = 5) -> str:
     shown = ", ".join(values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
@@ -44,28 +62,10 @@ class MessageFilter:
 
     def where(self) -> tuple[str, list, str]:
         """``(where_sql, params, sentence)``; where_sql is '' when nothing is chosen."""
-        clauses: list[str] = []
-        params: list = []
-        if self.types:
-            _in("type", self.types, clauses, params)
-        if self.symbols:
-            _in("symbol", self.symbols, clauses, params)
-        if self.start_ns is not None:
-            clauses.append("time_ns >= ?")
-            params.append(self.start_ns)
-        if self.end_ns is not None:
-            clauses.append("time_ns <= ?")
-            params.append(self.end_ns)
-        if self.order_id is not None:
-            clauses.append("order_id = ?")
-            params.append(self.order_id)
-        if self.side:
-            clauses.append("side = ?")
-            params.append(self.side)
-        if self.file_id is not None:
-            clauses.append("file_id = ?")
-            params.append(self.file_id)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, params = _where([
+            ("type", self.types), ("symbol", self.symbols), ("time_ns >= ?", self.start_ns),
+            ("time_ns <= ?", self.end_ns), ("order_id = ?", self.order_id),
+            ("side = ?", self.side), ("file_id = ?", self.file_id)])
         return where, params, self.sentence()
 
     def sentence(self) -> str:
@@ -102,22 +102,9 @@ class OrderFilter:
 
     def where(self) -> tuple[str, list, str]:
         """``(where_sql, params, sentence)`` over the ``orders`` table."""
-        clauses: list[str] = []
-        params: list = []
-        if self.symbols:
-            _in("symbol", self.symbols, clauses, params)
-        if self.side:
-            clauses.append("side = ?")
-            params.append(self.side)
-        if self.statuses:
-            _in("status", self.statuses, clauses, params)
-        if self.order_id is not None:
-            clauses.append("order_id = ?")
-            params.append(self.order_id)
-        if self.file_id is not None:
-            clauses.append("file_id = ?")
-            params.append(self.file_id)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, params = _where([
+            ("symbol", self.symbols), ("side = ?", self.side), ("status", self.statuses),
+            ("order_id = ?", self.order_id), ("file_id = ?", self.file_id)])
         return where, params, self.sentence()
 
     def sentence(self) -> str:
