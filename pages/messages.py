@@ -7,11 +7,7 @@ import streamlit as st
 from pitch import fmt, queries, ui
 from pitch.filters import TYPE_CODES, TYPE_NAMES, MessageFilter
 
-ui.through_router()
-ui.arrive("messages")
-st.title("Messages")
-if ui.no_data():
-    st.stop()
+ui.data_page("messages", "Messages")
 
 
 files = ui.q(queries.files)

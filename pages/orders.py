@@ -7,11 +7,7 @@ import streamlit as st
 from pitch import charts, fmt, queries, ui
 from pitch.filters import ORDER_STATUSES, OrderFilter
 
-ui.through_router()
-ui.arrive("orders")
-st.title("Orders")
-if ui.no_data():
-    st.stop()
+ui.data_page("orders", "Orders")
 
 
 files = ui.q(queries.files)

@@ -9,11 +9,7 @@ from pitch.filters import OrderFilter
 
 TRADE_POINTS = 5000  # the scatter's cap; the CSV has every trade
 
-ui.through_router()
-ui.arrive("symbols")
-st.title("Symbols")
-if ui.no_data():
-    st.stop()
+ui.data_page("symbols", "Symbols")
 
 all_symbols = ui.q(queries.symbols)
 

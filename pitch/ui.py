@@ -297,6 +297,20 @@ def jump_to_page(source: str, target: str) -> None:
         st.session_state[source] = None
 
 
+def data_page(page: str, title: str) -> None:
+    """The top of a page that shows loaded data (Messages, Orders, Symbols).
+
+    Runs it through the router, applies the widget values another page sent
+    (:func:`go`), draws the title, and stops with an explanation when nothing
+    has been loaded yet.
+    """
+    through_router()
+    arrive(page)
+    st.title(title)
+    if no_data():
+        st.stop()
+
+
 def no_data() -> bool:
     """True (and an explanation on screen) when nothing has been loaded yet."""
     if data_version()[0]:
