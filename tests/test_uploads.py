@@ -234,7 +234,7 @@ def test_watcher_same_long_name_twice_gets_a_free_name_that_fits(watcher) -> Non
 def test_upload_over_the_limit_is_stopped_in_the_browser_and_by_the_server(tmp_path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from test_many_users import CHROMIUM, FLAGS, streamlit_server
+    from browser_support import CHROMIUM, FLAGS, streamlit_server
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run ./run-tests.sh"
     db = tmp_path / "limit.duckdb"
