@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from .decode import decode_line
 from .errors import DecodeError
-from .layouts import (FIELD_COLUMNS, LAYOUTS, NS_PER_MS, TIMESTAMP_WIDTH, TYPE_OFFSET, Kind,
-                      Layout)
+from .layouts import (COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS, NS_PER_MS,
+                      TIMESTAMP_WIDTH, TYPE_OFFSET, Kind, Layout)
 
 #: A line longer than this is rejected without being held in memory whole.
 MAX_LINE = 4096
@@ -45,14 +45,19 @@ _NUMPY_TYPES = {
     Kind.BASE36: np.uint64,
     Kind.PRICE: np.int64,
     Kind.ALPHA: np.uint64,  # up to 8 bytes packed into one key, 0 = null
-    Kind.CODE: np.uint64,
+    Kind.CODE: np.uint8,  # the one character
 }
 
+_HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", _ARROW_TYPES[Kind.CODE])]
+
 #: Arrow schema of a batch (the ``messages`` columns the decoder fills).
-SCHEMA = pa.schema(
-    [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", _ARROW_TYPES[Kind.CODE])]
-    + [(col, _ARROW_TYPES[kind]) for col, kind in FIELD_COLUMNS.items()]
-)
+SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in FIELD_COLUMNS.items()])
+
+#: Arrow schema of the common types' batch when the decoder splits (COMMON_CODES).
+COMMON_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind])
+                                   for col, kind in COMMON_COLUMNS.items()])
+
+_COMMON_BYTES = np.frombuffer("".join(COMMON_CODES).encode(), np.uint8)
 
 
 @dataclass
@@ -70,6 +75,13 @@ class Batch:
     table: pa.Table  # valid messages, in line order, columns as SCHEMA
     rejects: list[Reject] = field(default_factory=list)
     lines: int = 0  # physical lines completed by this call (blank ones too)
+    #: With ``Decoder(split=True)``: ``table`` holds only the COMMON_CODES
+    #: messages (columns as COMMON_SCHEMA) and ``other`` the rest (as SCHEMA).
+    other: pa.Table | None = None
+
+    @property
+    def messages(self) -> int:
+        return self.table.num_rows + (self.other.num_rows if self.other is not None else 0)
 
 
 def _digits(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +116,16 @@ def _alpha_key(m: np.ndarray, trim: bool) -> np.ndarray:
         block[:, :w][trailing] = 0
     key = block.view("<u8").ravel()
     return key | np.uint64(1 << 63)
+
+
+def _codes_to_strings(codes: np.ndarray, present: np.ndarray) -> pa.Array:
+    """Arrow dictionary array from one byte per row (few values: a lookup table)."""
+    seen = np.flatnonzero(np.bincount(codes[present], minlength=256))
+    lut = np.zeros(256, np.int32)
+    lut[seen] = np.arange(len(seen), dtype=np.int32)
+    dictionary = pa.array([chr(c) for c in seen.tolist()], pa.string())
+    indices = pa.array(lut[codes], mask=None if present.all() else ~present)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 def _keys_to_strings(keys: np.ndarray, present: np.ndarray) -> pa.Array:
@@ -153,7 +175,9 @@ class _Columns:
             values, present = values[keep], present[keep]
         if kind is Kind.PRICE:
             return _decimal(values, present)
-        if kind in (Kind.ALPHA, Kind.CODE):
+        if kind is Kind.CODE:
+            return _codes_to_strings(values, present)
+        if kind is Kind.ALPHA:
             return _keys_to_strings(values, present)
         mask = None if present.all() else ~present
         return pa.array(values, _ARROW_TYPES[kind], mask=mask)
@@ -178,8 +202,8 @@ def _decode_layout(arr: np.ndarray, starts: np.ndarray, layout: Layout,
         elif f.kind is Kind.BASE36:
             value, good = _base36(block)
         elif f.kind is Kind.CODE:
-            good = np.isin(block[:, 0], np.frombuffer(f.values.encode(), np.uint8))
-            value = _alpha_key(block, trim=False)
+            value = block[:, 0]
+            good = np.isin(value, np.frombuffer(f.values.encode(), np.uint8))
         else:
             value = _alpha_key(block, trim=True)
             good = (block != 32).any(axis=1) if f.required else np.ones(len(block), bool)
@@ -196,7 +220,8 @@ class Decoder:
     are 1-based physical lines (blank lines count but produce nothing).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, split: bool = False) -> None:
+        self._split = split  # see Batch.other
         self._tail = b""  # bytes of the line not yet complete
         self._lines = 0  # lines completed before the tail
         self._offset = 0  # stream offset of the tail's first byte
@@ -211,7 +236,7 @@ class Decoder:
             cut = data.find(b"\n")
             if cut < 0:
                 self._offset += len(data)
-                return Batch(SCHEMA.empty_table(), [], 0)
+                return self._empty([])
             self._overlong = None
             self._lines += 1
             self._offset += cut + 1
@@ -222,7 +247,7 @@ class Decoder:
             self._tail = buf
             if len(buf) > MAX_LINE:
                 extra.append(self._too_long(buf))
-            return Batch(SCHEMA.empty_table(), extra, 0)
+            return self._empty(extra)
         complete, self._tail = buf[:last + 1], buf[last + 1:]
         batch = self._decode(complete, self._lines, self._offset)
         self._lines += batch.lines
@@ -235,7 +260,7 @@ class Decoder:
         """Flush the last line if the stream did not end with a newline."""
         self._closed = True
         if self._overlong is not None or not self._tail:
-            return Batch(SCHEMA.empty_table(), [], 0)
+            return self._empty([])
         tail, self._tail = self._tail, b""
         return self._decode(tail + b"\n", self._lines, self._offset)
 
@@ -243,6 +268,11 @@ class Decoder:
     def lines(self) -> int:
         """Physical lines completed so far."""
         return self._lines
+
+    def _empty(self, rejects: list[Reject]) -> Batch:
+        if self._split:
+            return Batch(COMMON_SCHEMA.empty_table(), rejects, 0, SCHEMA.empty_table())
+        return Batch(SCHEMA.empty_table(), rejects, 0)
 
     def _too_long(self, buf: bytes) -> Reject:
         line_no = self._lines + 1
@@ -284,8 +314,7 @@ class Decoder:
             rows = np.flatnonzero(ok & (code == ord(layout.code)) & (mlen == layout.length))
             if len(rows):
                 valid[rows] = _decode_layout(arr, mstart[rows], layout, cols, rows)
-                cols.put("type", Kind.CODE, rows, _alpha_key(
-                    np.full((len(rows), 1), ord(layout.code), np.uint8), trim=False))
+                cols.put("type", Kind.CODE, rows, np.uint8(ord(layout.code)))
         rejects = []
         for i in np.flatnonzero(nonblank & ~valid).tolist():
             raw = buf[starts[i]:ends[i]]
@@ -299,12 +328,22 @@ class Decoder:
             rejects.append(Reject(lines_before + i + 1, offset + int(starts[i]),
                                   raw[:MAX_RAW], reason))
         line_no = np.arange(lines_before + 1, lines_before + n + 1, dtype=np.int64)
-        keep = None if valid.all() else valid
-        arrays = [pa.array(line_no if keep is None else line_no[keep]),
-                  cols.arrow("time_ns", Kind.NUMERIC, keep),
-                  cols.arrow("type", Kind.CODE, keep)]
-        arrays += [cols.arrow(c, k, keep) for c, k in FIELD_COLUMNS.items()]
-        return Batch(pa.Table.from_arrays(arrays, schema=SCHEMA), rejects, n)
+        if not self._split:
+            return Batch(_table(cols, line_no, valid, SCHEMA, FIELD_COLUMNS), rejects, n)
+        common = valid & np.isin(code, _COMMON_BYTES)
+        return Batch(_table(cols, line_no, common, COMMON_SCHEMA, COMMON_COLUMNS), rejects, n,
+                     _table(cols, line_no, valid & ~common, SCHEMA, FIELD_COLUMNS))
+
+
+def _table(cols: _Columns, line_no: np.ndarray, rows: np.ndarray, schema: pa.Schema,
+           fields: dict[str, Kind]) -> pa.Table:
+    """The table of the rows where ``rows`` is true, with ``fields`` after the head."""
+    keep = None if rows.all() else rows
+    arrays = [pa.array(line_no if keep is None else line_no[keep]),
+              cols.arrow("time_ns", Kind.NUMERIC, keep),
+              cols.arrow("type", Kind.CODE, keep)]
+    arrays += [cols.arrow(c, k, keep) for c, k in fields.items()]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def decode_bytes(data: bytes, chunk_size: int = 1 << 22) -> tuple[pa.Table, list[Reject]]:

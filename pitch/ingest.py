@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
-from .columns import SCHEMA, Batch, Decoder, Reject
+from .columns import COMMON_SCHEMA, SCHEMA, Batch, Decoder, Reject
 from .errors import IngestError
 from .names import safe_name
 from .store import derive_file
@@ -36,6 +36,10 @@ from .store import derive_file
 CHUNK_SIZE = 16 << 20
 #: Give up early on a file whose first this-many lines are all rejects.
 NOT_PITCH_AFTER = 1000
+#: Rows kept in memory before they are spooled to a temporary file: rejects,
+#: and the messages of the rarer types (inserted after the common ones).
+SPOOL_REJECTS = 20_000
+SPOOL_OTHER = 200_000
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -156,9 +160,11 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
             stream.close()
         if stream.error is not None:
             raise IngestError(f"{name}: cannot read: {stream.error}")
-        if stream.spool:
-            _insert_rejects(cur, file_id, stream.spool.reader())
+        for table, spool in (("messages_other", stream.other), ("rejects", stream.spool)):
+            if spool:
+                _insert_spooled(cur, table, file_id, spool.reader())
     finally:
+        stream.other.close()
         stream.spool.close()
     messages, n_rejects, first_reject = stream.messages, stream.rejects, stream.first_reject
     first_t, last_t = stream.first_t, stream.last_t
@@ -188,7 +194,7 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
 def _decode_stream(reader: BinaryIO, fh: BinaryIO, chunk_size: int,
                    digest: "hashlib._Hash | None") -> Iterator[tuple[Batch, int]]:
     """(batch, bytes of the file read so far) for each chunk, then the flush."""
-    decoder = Decoder()
+    decoder = Decoder(split=True)
     while block := reader.read(chunk_size):
         if digest:
             digest.update(block)
@@ -255,14 +261,14 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Strea
     exception from ``progress`` (Ctrl-C, a watcher's stop) interrupts the
     statement; the caller then rolls back.
     """
-    arrow = pa.RecordBatchReader.from_batches(SCHEMA, stream.batches())
+    arrow = pa.RecordBatchReader.from_batches(COMMON_SCHEMA, stream.batches())
     cur.register("_pitch_stream", arrow)
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            cur.execute("INSERT INTO messages BY NAME SELECT ? AS file_id, * FROM _pitch_stream",
-                        [file_id])
+            cur.execute("INSERT INTO messages_common BY NAME "
+                        "SELECT ? AS file_id, * FROM _pitch_stream", [file_id])
         except BaseException as exc:  # re-raised on the caller's thread
             failure.append(exc)
 
@@ -290,34 +296,43 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Strea
         raise failure[0]
 
 
-class _RejectSpool:
-    """Rejects kept in order without holding millions of them in memory."""
+class _Spool:
+    """Arrow batches kept in order without holding millions of rows in memory.
 
-    LIMIT = 20_000
+    Up to ``limit`` rows stay in memory; beyond that they go to a temporary
+    Arrow IPC file, read back as a stream.
+    """
 
-    def __init__(self) -> None:
-        self._pending: list[Reject] = []
+    def __init__(self, schema: pa.Schema, limit: int) -> None:
+        self._schema = schema
+        self._limit = limit
+        self._pending: list[pa.RecordBatch] = []
+        self._rows = 0
         self._file: BinaryIO | None = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
 
     def __bool__(self) -> bool:
         return bool(self._pending) or self._file is not None
 
-    def add(self, rejects: list[Reject]) -> None:
-        self._pending += rejects
-        if len(self._pending) >= self.LIMIT:
+    def add(self, table: pa.Table | pa.RecordBatch) -> None:
+        if not table.num_rows:
+            return
+        self._pending += table.to_batches() if isinstance(table, pa.Table) else [table]
+        self._rows += table.num_rows
+        if self._rows >= self._limit:
             self._flush()
 
     def _flush(self) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile()
-            self._writer = pa.ipc.new_stream(self._file, REJECT_SCHEMA)
-        self._writer.write_batch(_reject_batch(self._pending))
-        self._pending = []
+            self._writer = pa.ipc.new_stream(self._file, self._schema)
+        for batch in self._pending:
+            self._writer.write_batch(batch)
+        self._pending, self._rows = [], 0
 
     def reader(self) -> pa.RecordBatchReader:
         if self._file is None:
-            return pa.RecordBatchReader.from_batches(REJECT_SCHEMA, [_reject_batch(self._pending)])
+            return pa.RecordBatchReader.from_batches(self._schema, self._pending)
         if self._pending:
             self._flush()
         self._writer.close()
@@ -339,23 +354,26 @@ class _Stream:
         self.first_t: int | None = None
         self.last_t: int | None = None
         self.error: BaseException | None = None  # a read error, raised after the INSERT
-        self.spool = _RejectSpool()
+        self.spool = _Spool(REJECT_SCHEMA, SPOOL_REJECTS)
+        self.other = _Spool(SCHEMA, SPOOL_OTHER)  # messages not of the common types
         self.progress: queue.Queue[int] = queue.Queue()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         try:
             for batch, done in self._items:
-                table = batch.table
-                if table.num_rows:
-                    self.messages += table.num_rows
-                    lo, hi = (v.as_py() for v in pc.min_max(table.column("time_ns")).values())
-                    self.first_t = lo if self.first_t is None else min(self.first_t, lo)
-                    self.last_t = hi if self.last_t is None else max(self.last_t, hi)
-                    yield from table.to_batches()
+                for table in (batch.table, batch.other):
+                    if table.num_rows:
+                        self.messages += table.num_rows
+                        lo, hi = (v.as_py() for v in pc.min_max(table.column("time_ns")).values())
+                        self.first_t = lo if self.first_t is None else min(self.first_t, lo)
+                        self.last_t = hi if self.last_t is None else max(self.last_t, hi)
+                self.other.add(batch.other)
+                if batch.table.num_rows:
+                    yield from batch.table.to_batches()
                 if batch.rejects:
                     self.first_reject = self.first_reject or batch.rejects[0]
                     self.rejects += len(batch.rejects)
-                    self.spool.add(batch.rejects)
+                    self.spool.add(_reject_batch(batch.rejects))
                 self.progress.put(done)
                 if self.messages == 0 and self.rejects >= NOT_PITCH_AFTER:
                     return  # not PITCH: no need to read the rest
@@ -363,7 +381,7 @@ class _Stream:
             self.error = exc
 
     def close(self) -> None:
-        """Stop the decoding thread (the spool stays until its rejects are in)."""
+        """Stop the decoding thread (the spools stay until their rows are in)."""
         self._items.close()
 
 
@@ -380,8 +398,8 @@ def _reject_batch(rejects: list[Reject]) -> pa.RecordBatch:
     ], schema=REJECT_SCHEMA)
 
 
-def _insert_rejects(cur: duckdb.DuckDBPyConnection, file_id: int,
-                    rejects: pa.RecordBatchReader) -> None:
-    cur.register("_pitch_rejects", rejects)
-    cur.execute("INSERT INTO rejects BY NAME SELECT ? AS file_id, * FROM _pitch_rejects", [file_id])
-    cur.unregister("_pitch_rejects")
+def _insert_spooled(cur: duckdb.DuckDBPyConnection, table: str, file_id: int,
+                    rows: pa.RecordBatchReader) -> None:
+    cur.register("_pitch_spool", rows)
+    cur.execute(f"INSERT INTO {table} BY NAME SELECT ? AS file_id, * FROM _pitch_spool", [file_id])
+    cur.unregister("_pitch_spool")

@@ -204,3 +204,16 @@ def _columns() -> dict[str, Kind]:
 #: Field columns of ``messages`` (after file_id, line_no, time_ns, type), in
 #: order of first appearance in LAYOUTS.
 FIELD_COLUMNS: dict[str, Kind] = _columns()
+
+
+#: The high-volume types (clears, adds, executions, cancels, trades, breaks).
+#: They are stored in a narrow table holding only their own columns, since
+#: every stored column costs DuckDB write time even when it is all NULL; the
+#: other types go to a table with every column (see :mod:`pitch.store`).
+COMMON_CODES: tuple[str, ...] = ("s", "A", "E", "X", "P", "B")
+
+#: Field columns the common types use, in FIELD_COLUMNS order.
+COMMON_COLUMNS: dict[str, Kind] = {
+    col: kind for col, kind in FIELD_COLUMNS.items()
+    if any(f.column == col for l in LAYOUTS if l.code in COMMON_CODES for f in l.fields)
+}

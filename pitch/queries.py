@@ -238,7 +238,7 @@ def orders_csv(conn: duckdb.DuckDBPyConnection, flt: OrderFilter, *, sort: str =
                desc: bool = False) -> bytes:
     """CSV of every matching order."""
     where, params, _ = flt.where()
-    return stream_csv(conn, f"SELECT {', '.join(ORDER_COLUMNS)}, end_line_no FROM orders "
+    return stream_csv(conn, f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders "
                             f"{where} {_order_by(ORDER_SORTS, sort, desc)}", params)
 
 
@@ -257,7 +257,11 @@ def order_lifecycle(conn: duckdb.DuckDBPyConnection, file_id: int, line_no: int)
     price, execution_id. Empty when there is no add at (file_id, line_no).
     """
     df = conn.execute(f"""
-        WITH o AS (SELECT * FROM orders WHERE file_id = $f AND line_no = $l),
+        WITH o AS (
+            -- the order ends where the next add of its id starts (ids are reused)
+            SELECT *, (SELECT min(n.line_no) FROM orders n WHERE n.file_id = $f
+                       AND n.order_id = orders.order_id AND n.line_no > $l) AS end_line_no
+            FROM orders WHERE file_id = $f AND line_no = $l),
         ev AS (
             SELECT m.line_no, m.time_ns, m.type, m.shares, m.execution_id,
                    CASE WHEN m.type IN ({_ADDS}) THEN m.price ELSE o.price END AS price,

@@ -53,20 +53,30 @@ def load(db, lines=LINES, name="hand.txt"):
 def test_orders_follow_reused_ids_and_partial_cancels(db) -> None:
     load(db)
     rows = db.execute("""SELECT line_no, order_id, symbol, side, price, shares, executed_shares,
-                                cancelled_shares, remaining_shares, status, events, end_line_no,
+                                cancelled_shares, remaining_shares, status, events,
                                 first_time_ns, last_time_ns
                          FROM orders ORDER BY line_no""").fetchall()
     ms = 1_000_000
     assert rows == [
-        (1, int("ORD1", 36), "AAPL", "B", Decimal("183.01"), 100, 0, 100, 0, "cancelled", 1, 3,
+        (1, int("ORD1", 36), "AAPL", "B", Decimal("183.01"), 100, 0, 100, 0, "cancelled", 1,
          34200000 * ms, 34200001 * ms),
-        (3, int("ORD1", 36), "MSFT", "S", Decimal("330"), 300, 50, 100, 150, "open", 2, None,
+        (3, int("ORD1", 36), "MSFT", "S", Decimal("330"), 300, 50, 100, 150, "open", 2,
          34200002 * ms, 34200004 * ms),
-        (6, int("ORD2", 36), "AAPL", "B", Decimal("183"), 200, 200, 0, 0, "filled", 2, None,
+        (6, int("ORD2", 36), "AAPL", "B", Decimal("183"), 200, 200, 0, 0, "filled", 2,
          34200005 * ms, 34200007 * ms),
-        (12, int("ORD3", 36), "IBM", "B", Decimal("100"), 10, 0, 10, 0, "cancelled", 2, None,
+        (12, int("ORD3", 36), "IBM", "B", Decimal("100"), 10, 0, 10, 0, "cancelled", 2,
          34200011 * ms, 34200013 * ms),
     ]
+
+
+def test_lifecycle_of_a_reused_id_stops_at_the_next_add(db) -> None:
+    load(db)
+    first = queries.order_lifecycle(db, 1, 1)
+    assert first[["line_no", "event", "remaining_shares"]].values.tolist() == [
+        [1, "add", 100], [2, "cancelled", 0]]
+    second = queries.order_lifecycle(db, 1, 3)
+    assert second[["line_no", "event", "remaining_shares"]].values.tolist() == [
+        [3, "add", 300], [4, "executed", 250], [5, "cancelled", 150]]
 
 
 def test_executions_take_symbol_and_price_from_their_order(db) -> None:

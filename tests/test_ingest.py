@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 from collections import Counter
 
+import duckdb
 import pytest
 
-from pitch import ingest, queries, store
+from pitch import ingest, queries, settings, store
 from pitch.errors import IngestError
 
 A1 = b"S28800011AAK27GA0000DTS000100SH    0000619200Y"
@@ -154,7 +155,7 @@ def test_database_busy_is_one_clear_error(tmp_path) -> None:
 
 
 def test_many_rejects_are_spooled_in_order(db, monkeypatch) -> None:
-    monkeypatch.setattr(ingest._RejectSpool, "LIMIT", 7)
+    monkeypatch.setattr(ingest, "SPOOL_REJECTS", 7)
     lines = []
     for i in range(60):
         lines.append(A1 if i % 3 == 0 else b"S2880001%dZ" % (i % 10))
@@ -163,3 +164,38 @@ def test_many_rejects_are_spooled_in_order(db, monkeypatch) -> None:
     got = db.execute("SELECT line_no, raw FROM rejects ORDER BY rowid").fetchall()
     assert [g[0] for g in got] == [i + 1 for i in range(60) if i % 3]
     assert all(raw == lines[n - 1] for n, raw in got)
+
+
+def test_a_version_1_database_migrates_on_open(tmp_path, real_sample) -> None:
+    """Version 1 had one wide messages table and orders.end_line_no."""
+    new = store.connect(tmp_path / "v2.duckdb")
+    ingest.ingest_path(new, real_sample)
+    ingest.ingest_path(new, settings.SAMPLE_FILE)  # every message type
+    new.close()
+    old = duckdb.connect(str(tmp_path / "v1.duckdb"))
+    old.execute(f"ATTACH '{tmp_path / 'v2.duckdb'}' AS v2 (READ_ONLY)")
+    for table in ("meta", "message_types", "files", "rejects", "executions"):  # unchanged
+        old.execute(f"CREATE TABLE {table} ({store.TABLES[table]})")
+        old.execute(f"INSERT INTO {table} SELECT * FROM v2.{table}")
+    old.execute("CREATE TABLE messages AS SELECT * FROM v2.messages ORDER BY file_id, line_no")
+    old.execute("CREATE TABLE orders AS SELECT *, NULL::BIGINT AS end_line_no FROM v2.orders")
+    old.execute("CREATE SEQUENCE file_ids START 2")
+    old.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    old.close()
+
+    conn = store.connect(tmp_path / "v1.duckdb")  # migrates
+    assert ingest.ingest_path(conn, real_sample).status == "duplicate"
+    conn.close()
+    conn = duckdb.connect(str(tmp_path / "v1.duckdb"), read_only=True)
+    conn.execute(f"ATTACH '{tmp_path / 'v2.duckdb'}' AS v2 (READ_ONLY)")
+    for table in ("messages", "orders", "executions"):
+        diff = conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v2.{table})"
+                            ).fetchone()[0]
+        assert diff == 0 and table_counts(conn)[table] > 0, table
+    kinds = dict(conn.execute("SELECT table_name, table_type FROM information_schema.tables "
+                              "WHERE table_catalog = 'v1'").fetchall())
+    assert kinds["messages"] == "VIEW" and kinds["messages_common"] == "BASE TABLE"
+    assert conn.execute("SELECT count(*) FROM messages_other").fetchone()[0] > 1000
+    assert "end_line_no" not in conn.execute("FROM orders LIMIT 0").df().columns
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    conn.close()

@@ -176,8 +176,8 @@ def test_orders(day) -> None:
         [2, 150, "open"], [3, 10, "open"], [9, 5, "open"], [1, 0, "cancelled"]]
     assert list(queries.order_instances(day, 1)["line_no"]) == [1]
     csv = queries.orders_csv(day, OrderFilter(order_id=1)).decode().splitlines()
-    assert csv[1].startswith("000000000001,AAPL,B,150.0000,100,50,50,0,cancelled,"
-                             "34200000000000,09:30:00.000,34260000000000,09:31:00.000,3,1,1,")
+    assert csv[1] == ("000000000001,AAPL,B,150.0000,100,50,50,0,cancelled,"
+                             "34200000000000,09:30:00.000,34260000000000,09:31:00.000,3,1,1")
 
 
 def test_symbol_summary_and_trades(day) -> None:
