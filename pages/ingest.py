@@ -36,9 +36,10 @@ if uploaded:
             bar.empty()
             continue
 
-        def progress(done: int, total: int, bar=bar, name=file.name) -> None:
-            bar.progress(min(done / max(total, 1), 1.0),
-                         text=f"Decoding {name}: {fmt.size(done)} of {fmt.size(total)}")
+        def progress(done: int, total: int, stage: str, bar=bar, name=file.name) -> None:
+            text = (f"Decoding {name}: {fmt.size(done)} of {fmt.size(total)}"
+                    if stage == "reading" else f"{name}: deriving orders and executions…")
+            bar.progress(min(done / max(total, 1), 1.0), text=text)
 
         try:
             result = ingest_bytes(ui.connection(), file.getvalue(), file.name, source="upload",

@@ -42,7 +42,10 @@ SPOOL_REJECTS = 20_000
 SPOOL_OTHER = 200_000
 
 T = TypeVar("T")
-Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+#: (bytes done, bytes total, stage): stage READING while the file is decoded and
+#: loaded, then DERIVING (bytes done == total) while orders and executions are built.
+Progress = Callable[[int, int, str], None]
+READING, DERIVING = "reading", "deriving"
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _write_lock = threading.Lock()  # one writer per process: DuckDB has one per file anyway
@@ -181,6 +184,8 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
             return IngestResult(name, "duplicate", known, 0, 0, size, sha,
                                 time.perf_counter() - started)
         cur.execute("UPDATE files SET sha256 = ? WHERE file_id = ?", [sha, file_id])
+    if progress:  # about a third of the time goes to deriving: say so
+        progress(size, size, DERIVING)
     derive_file(cur, file_id)
     seconds = time.perf_counter() - started
     cur.execute("UPDATE files SET messages = ?, rejects = ?, status = ?, finished_at = ?, "
@@ -283,7 +288,7 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Strea
                     break
                 continue
             if progress:
-                progress(done, size)
+                progress(done, size, READING)
     except BaseException:
         cur.interrupt()
         worker.join()

@@ -2,7 +2,9 @@
 
 Written to stderr so stdout stays clean for summaries and data. On a terminal
 it redraws one line (``\\r  42% 120 MB/286 MB``); into a log or pipe it shows
-only for big files, as one line per 10 %, so logs stay short.
+only for big files, as one line per 10 %, so logs stay short. Once the bytes
+are in, it says that orders and executions are being derived (about a third
+of an ingest's time).
 """
 
 from __future__ import annotations
@@ -30,19 +32,22 @@ class ByteProgress:
         self._last = -1  # last percent shown (tty) or last tenth shown (log)
         self._width = 0
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, stage: str = "reading") -> None:
         if not self.enabled or total <= 0:
             return
         percent = min(100, done * 100 // total)
         text = f"{percent:4d}% {_mb(done)}/{_mb(total)}"
+        if stage == "deriving":
+            text += ", deriving orders and executions"
+            percent = 101  # shown once, after 100 %
         if self.tty:
             if percent != self._last:
                 self._last = percent
                 self._width = max(self._width, len(text))
                 self.stream.write("\r" + text.ljust(self._width))
                 self.stream.flush()
-        elif percent // 10 > self._last:
-            self._last = percent // 10
+        elif percent // 10 > self._last or (percent == 101 and self._last < 11):
+            self._last = 11 if percent == 101 else percent // 10
             self.stream.write(text + "\n")
             self.stream.flush()
 

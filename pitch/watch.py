@@ -283,7 +283,7 @@ class Watcher:
             return self.stable_seconds
         return {RENAMED: 0.0, CLOSED: self.short_seconds}.get(state, self.stable_seconds)
 
-    def _on_progress(self, done: int, total: int) -> None:
+    def _on_progress(self, done: int, total: int, stage: str) -> None:
         if self._stop.is_set():
             raise _Stopped
         self._progress = min(1.0, done / total) if total else None

@@ -258,16 +258,23 @@ def test_write_frame(fmt: str, expected: str) -> None:
     assert out.getvalue() == expected
 
 
+DERIVING = ", deriving orders and executions"
+
+
 @pytest.mark.parametrize("tty, size, expected", [
-    (True, 1000, "\r   0% 0.0 MB/0.0 MB\r  50% 0.0 MB/0.0 MB\r 100% 0.0 MB/0.0 MB\r" + " " * 19 + "\r"),
+    (True, 1000, "\r   0% 0.0 MB/0.0 MB\r  50% 0.0 MB/0.0 MB\r 100% 0.0 MB/0.0 MB"
+                 f"\r 100% 0.0 MB/0.0 MB{DERIVING}\r" + " " * (19 + len(DERIVING)) + "\r"),
     (False, 1000, ""),  # a small file into a log: silent
-    (False, BIG_FILE, "   0% 0.0 MB/67 MB\n  50% 34 MB/67 MB\n 100% 67 MB/67 MB\n"),
+    (False, BIG_FILE, "   0% 0.0 MB/67 MB\n  50% 34 MB/67 MB\n 100% 67 MB/67 MB\n"
+                      f" 100% 67 MB/67 MB{DERIVING}\n"),
 ])
 def test_progress(tty: bool, size: int, expected: str) -> None:
     out = io.StringIO()
     bar = ByteProgress(size, out, tty=tty)
     for done in (0, size // 2, size // 2 + 1, size):
-        bar(done, size)
+        bar(done, size, "reading")
+    bar(size, size, "deriving")
+    bar(size, size, "deriving")  # shown once
     bar.finish()
     assert out.getvalue() == expected
 

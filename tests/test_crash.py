@@ -28,7 +28,7 @@ CHILD = """
 import sys
 from pitch import ingest, store
 db, path, progress_file = sys.argv[1:4]
-def progress(done, total):
+def progress(done, total, stage):
     with open(progress_file, "w") as fh:
         fh.write(f"{done} {total}")
 conn = store.connect(db)

@@ -110,7 +110,7 @@ def test_unusable_files_change_nothing(db, real_sample, data: bytes, reason: str
 def test_a_failure_midway_rolls_back_everything(db, real_sample) -> None:
     calls = []
 
-    def stop_after_first_chunk(done: int, total: int) -> None:
+    def stop_after_first_chunk(done: int, total: int, stage: str) -> None:
         calls.append(done)
         if len(calls) == 2:
             raise KeyboardInterrupt  # a user's Ctrl-C in the middle
@@ -124,10 +124,22 @@ def test_a_failure_midway_rolls_back_everything(db, real_sample) -> None:
 
 def test_progress_reports_real_bytes(db, real_sample) -> None:
     seen = []
-    ingest.ingest_path(db, real_sample, chunk_size=100_000, progress=lambda d, t: seen.append((d, t)))
+    ingest.ingest_path(db, real_sample, chunk_size=100_000,
+                       progress=lambda d, t, s: seen.append((d, t, s)))
     assert len(seen) >= 8
-    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
-    assert seen[-1] == (767_520, 767_520)
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+    assert seen[-2:] == [(767_520, 767_520, "reading"), (767_520, 767_520, "deriving")]
+    assert {s for _, _, s in seen[:-1]} == {"reading"}
+
+
+def test_a_stop_while_deriving_rolls_back(db, real_sample) -> None:
+    def stop_when_deriving(done: int, total: int, stage: str) -> None:
+        if stage == "deriving":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest.ingest_path(db, real_sample, progress=stop_when_deriving)
+    assert table_counts(db) == {t: 0 for t in ("files", "messages", "rejects", "orders", "executions")}
 
 
 def test_unreadable_path(db, tmp_path) -> None:
