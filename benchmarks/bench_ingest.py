@@ -8,6 +8,9 @@
    one-column table with ``read_csv`` (no decoding at all: the floor).
 3. Ours: ``pitch.ingest.ingest_path`` into a fresh ``store.connect`` database
    (decode, insert, rejects, derived orders and executions, one transaction).
+   Then, untimed, ``orders`` and ``executions`` are checked against plain sums
+   over the messages (counts, executed and cancelled shares): a run whose
+   derived tables disagree fails.
 
 Each run happens in a fresh child process, alternating baseline and ours,
 so that each peak RSS is that run's own. Prints messages per second for both,
@@ -35,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pitch import store  # noqa: E402
+from pitch.layouts import ADD_CODES, TRADE_CODES  # noqa: E402
 from pitch.ingest import ingest_path  # noqa: E402
 
 BASELINE_SQL = ("CREATE TABLE raw AS SELECT * FROM read_csv(?, columns={'line': 'VARCHAR'}, "
@@ -75,11 +79,39 @@ def ours(path: Path, db: Path, messages: int) -> dict:
         started = time.perf_counter()
         result = ingest_path(conn, path)
         seconds = time.perf_counter() - started
+        rss = peak_rss_mb()
+        problems = check_derived(conn)
     finally:
         conn.close()
     if (result.messages, result.rejects) != (messages, 0):
         raise SystemExit(f"ingest gave {result.messages} messages, {result.rejects} rejects")
-    return {"seconds": seconds, "rss_mb": peak_rss_mb()}
+    if problems:
+        raise SystemExit("derived tables disagree with the messages: " + "; ".join(problems))
+    return {"seconds": seconds, "rss_mb": rss, "phases": result.phases}
+
+
+def check_derived(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """orders and executions against plain sums over the messages (after the timing).
+
+    The generator never executes or cancels more than an order holds, and
+    every execution and cancel follows its add, so each E/X share lands in
+    exactly one order.
+    """
+    adds, trades = ", ".join(f"'{c}'" for c in ADD_CODES), ", ".join(f"'{c}'" for c in TRADE_CODES)
+    want = conn.execute(f"""
+        SELECT count(*) FILTER (WHERE type IN ({adds})),
+               count(*) FILTER (WHERE type = 'E' OR type IN ({trades})),
+               coalesce(sum(shares) FILTER (WHERE type = 'E'), 0),
+               coalesce(sum(shares) FILTER (WHERE type = 'X'), 0), 0
+        FROM messages""").fetchone()
+    got = conn.execute("""
+        SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM executions),
+               sum(executed_shares), sum(cancelled_shares),
+               count(*) FILTER (WHERE remaining_shares < 0)
+        FROM orders""").fetchone()
+    names = ("orders = adds", "executions = E + trades", "executed = E shares",
+             "cancelled = X shares", "no negative remaining")
+    return [f"{name}: {g} != {w}" for name, g, w in zip(names, got, want) if g != w]
 
 
 def in_child(which: str, path: Path, db: Path, messages: int) -> dict:
@@ -122,7 +154,8 @@ def main() -> int:
         base_runs.append(in_child("baseline", path, tmp / f"baseline-{i}.duckdb", n))
         print(f"baseline run {i + 1}: {base_runs[-1]['seconds']:.2f} s")
         our_runs.append(in_child("ours", path, tmp / f"ours-{i}.duckdb", n))
-        print(f"ours     run {i + 1}: {our_runs[-1]['seconds']:.2f} s")
+        phases = ", ".join(f"{k} {v:.2f}" for k, v in our_runs[-1]["phases"].items())
+        print(f"ours     run {i + 1}: {our_runs[-1]['seconds']:.2f} s ({phases})")
 
     base = min(r["seconds"] for r in base_runs)
     mine = min(r["seconds"] for r in our_runs)

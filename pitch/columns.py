@@ -57,8 +57,6 @@ SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in FIELD_COL
 COMMON_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind])
                                    for col, kind in COMMON_COLUMNS.items()])
 
-_COMMON_BYTES = np.frombuffer("".join(COMMON_CODES).encode(), np.uint8)
-
 
 @dataclass
 class Reject:
@@ -72,11 +70,13 @@ class Reject:
 class Batch:
     """What one :meth:`Decoder.feed` produced."""
 
-    table: pa.Table  # valid messages, in line order, columns as SCHEMA
+    table: pa.Table  # valid messages in line order, columns as SCHEMA (but see ``other``)
     rejects: list[Reject] = field(default_factory=list)
     lines: int = 0  # physical lines completed by this call (blank ones too)
     #: With ``Decoder(split=True)``: ``table`` holds only the COMMON_CODES
-    #: messages (columns as COMMON_SCHEMA) and ``other`` the rest (as SCHEMA).
+    #: messages (columns as COMMON_SCHEMA) and ``other`` the rest (as SCHEMA),
+    #: both grouped by message layout (line order within a layout), which
+    #: DuckDB stores more cheaply; ``line_no`` gives the order back.
     other: pa.Table | None = None
 
     @property
@@ -103,7 +103,7 @@ def _base36(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return value, ok
 
 
-def _alpha_key(m: np.ndarray, trim: bool) -> np.ndarray:
+def _alpha_key(m: np.ndarray) -> np.ndarray:
     """Pack up to 8 bytes per row into a uint64 key (right-trimmed of spaces).
 
     The key keeps one marker bit so that an empty string is not 0 (= null).
@@ -111,9 +111,8 @@ def _alpha_key(m: np.ndarray, trim: bool) -> np.ndarray:
     n, w = m.shape
     block = np.zeros((n, 8), np.uint8)
     block[:, :w] = m
-    if trim:
-        trailing = np.logical_and.accumulate((m == 32)[:, ::-1], axis=1)[:, ::-1]
-        block[:, :w][trailing] = 0
+    trailing = np.logical_and.accumulate((m == 32)[:, ::-1], axis=1)[:, ::-1]
+    block[:, :w][trailing] = 0
     key = block.view("<u8").ravel()
     return key | np.uint64(1 << 63)
 
@@ -150,51 +149,36 @@ def _decimal(values: np.ndarray, present: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.decimal128(18, 4), n, [validity, pa.py_buffer(words)])
 
 
-class _Columns:
-    """Column arrays for the lines of one chunk, filled layout by layout."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.values: dict[str, np.ndarray] = {}
-        self.present: dict[str, np.ndarray] = {}
-
-    def put(self, column: str, kind: Kind, rows: np.ndarray, values: np.ndarray) -> None:
-        if column not in self.values:
-            self.values[column] = np.zeros(self.n, _NUMPY_TYPES[kind])
-            self.present[column] = np.zeros(self.n, bool)
-        self.values[column][rows] = values
-        self.present[column][rows] = True
-
-    def arrow(self, column: str, kind: Kind, keep: np.ndarray | None) -> pa.Array:
-        """The column for the rows to keep (``None``: all rows)."""
-        n = self.n if keep is None else int(keep.sum())
-        if column not in self.values:
-            return pa.nulls(n, _ARROW_TYPES[kind])
-        values, present = self.values[column], self.present[column]
-        if keep is not None:
-            values, present = values[keep], present[keep]
-        if kind is Kind.PRICE:
-            return _decimal(values, present)
-        if kind is Kind.CODE:
-            return _codes_to_strings(values, present)
-        if kind is Kind.ALPHA:
-            return _keys_to_strings(values, present)
-        mask = None if present.all() else ~present
-        return pa.array(values, _ARROW_TYPES[kind], mask=mask)
+def _arrow(kind: Kind, values: np.ndarray, present: np.ndarray | None) -> pa.Array:
+    """Arrow array of a column (``present`` None: no nulls)."""
+    if present is None:
+        present = np.ones(len(values), bool)
+    if kind is Kind.PRICE:
+        return _decimal(values, present)
+    if kind is Kind.CODE:
+        return _codes_to_strings(values, present)
+    if kind is Kind.ALPHA:
+        return _keys_to_strings(values, present)
+    return pa.array(values, _ARROW_TYPES[kind], mask=None if present.all() else ~present)
 
 
-def _decode_layout(arr: np.ndarray, starts: np.ndarray, layout: Layout,
-                   cols: _Columns, rows: np.ndarray) -> np.ndarray:
-    """Decode the rows (line indices) whose message starts at ``starts``.
+@dataclass
+class _Piece:
+    """The valid messages of one layout in one chunk: line indices and column values."""
 
-    Returns the validity of each row; fills ``cols`` for every row (invalid
-    rows are dropped later).
-    """
+    layout: Layout
+    rows: np.ndarray  # line indices in the chunk, ascending
+    values: dict[str, np.ndarray]  # time_ns and the layout's field columns
+
+
+def _decode_layout(arr: np.ndarray, starts: np.ndarray, layout: Layout
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Decode the messages of one layout starting at ``starts``: (validity, columns)."""
     # One row of ``length`` bytes per message: a sliding-window view indexed by
     # row copies whole rows, far cheaper than a 2-D fancy index.
     m = sliding_window_view(arr, layout.length)[starts]
     stamp, ok = _digits(m[:, :TIMESTAMP_WIDTH])
-    cols.put("time_ns", Kind.NUMERIC, rows, stamp * NS_PER_MS)
+    values = {"time_ns": stamp * NS_PER_MS}
     for f in layout.fields:
         block = m[:, f.offset:f.end]
         if f.kind in (Kind.NUMERIC, Kind.PRICE):
@@ -202,14 +186,42 @@ def _decode_layout(arr: np.ndarray, starts: np.ndarray, layout: Layout,
         elif f.kind is Kind.BASE36:
             value, good = _base36(block)
         elif f.kind is Kind.CODE:
-            value = block[:, 0]
+            value = block[:, 0].copy()
             good = np.isin(value, np.frombuffer(f.values.encode(), np.uint8))
         else:
-            value = _alpha_key(block, trim=True)
+            value = _alpha_key(block)
             good = (block != 32).any(axis=1) if f.required else np.ones(len(block), bool)
         ok &= good
-        cols.put(f.column, f.kind, rows, value)
-    return ok
+        values[f.column] = value
+    return ok, values
+
+
+def _table(pieces: list[_Piece], lines_before: int, schema: pa.Schema,
+           fields: dict[str, Kind]) -> pa.Table:
+    """One table of the pieces' messages, piece after piece (so grouped by type).
+
+    Grouping by type makes long runs of equal types and of NULLs, which DuckDB
+    stores about a quarter cheaper than the same rows in line order.
+    """
+    if not pieces:
+        return schema.empty_table()
+    sizes = [len(p.rows) for p in pieces]
+    line_no = np.concatenate([p.rows for p in pieces]) + (lines_before + 1)
+    codes = np.repeat(np.frombuffer("".join(p.layout.code for p in pieces).encode(), np.uint8),
+                      sizes)
+    arrays = [pa.array(line_no), _arrow(Kind.NUMERIC, np.concatenate(
+        [p.values["time_ns"] for p in pieces]), None), _arrow(Kind.CODE, codes, None)]
+    for column, kind in fields.items():
+        if not any(column in p.values for p in pieces):
+            arrays.append(pa.nulls(len(line_no), _ARROW_TYPES[kind]))
+            continue
+        dtype = _NUMPY_TYPES[kind]
+        values = np.concatenate([p.values.get(column, np.zeros(n, dtype)).astype(dtype, copy=False)
+                                 for p, n in zip(pieces, sizes)])
+        present = (None if all(column in p.values for p in pieces) else
+                   np.repeat(np.array([column in p.values for p in pieces]), sizes))
+        arrays.append(_arrow(kind, values, present))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 class Decoder:
@@ -309,12 +321,16 @@ class Decoder:
         long_enough = mlen > TYPE_OFFSET
         code[long_enough] = arr[mstart[long_enough] + TYPE_OFFSET]
         valid = np.zeros(n, bool)
-        cols = _Columns(n)
+        pieces: list[_Piece] = []
         for layout in LAYOUTS:
             rows = np.flatnonzero(ok & (code == ord(layout.code)) & (mlen == layout.length))
             if len(rows):
-                valid[rows] = _decode_layout(arr, mstart[rows], layout, cols, rows)
-                cols.put("type", Kind.CODE, rows, np.uint8(ord(layout.code)))
+                good, values = _decode_layout(arr, mstart[rows], layout)
+                valid[rows] = good
+                if not good.all():
+                    rows = rows[good]
+                    values = {c: v[good] for c, v in values.items()}
+                pieces.append(_Piece(layout, rows, values))
         rejects = []
         for i in np.flatnonzero(nonblank & ~valid).tolist():
             raw = buf[starts[i]:ends[i]]
@@ -327,23 +343,14 @@ class Decoder:
                 reason = f"{reason} (raw text cut to {MAX_RAW} of {len(raw)} bytes)"
             rejects.append(Reject(lines_before + i + 1, offset + int(starts[i]),
                                   raw[:MAX_RAW], reason))
-        line_no = np.arange(lines_before + 1, lines_before + n + 1, dtype=np.int64)
-        if not self._split:
-            return Batch(_table(cols, line_no, valid, SCHEMA, FIELD_COLUMNS), rejects, n)
-        common = valid & np.isin(code, _COMMON_BYTES)
-        return Batch(_table(cols, line_no, common, COMMON_SCHEMA, COMMON_COLUMNS), rejects, n,
-                     _table(cols, line_no, valid & ~common, SCHEMA, FIELD_COLUMNS))
-
-
-def _table(cols: _Columns, line_no: np.ndarray, rows: np.ndarray, schema: pa.Schema,
-           fields: dict[str, Kind]) -> pa.Table:
-    """The table of the rows where ``rows`` is true, with ``fields`` after the head."""
-    keep = None if rows.all() else rows
-    arrays = [pa.array(line_no if keep is None else line_no[keep]),
-              cols.arrow("time_ns", Kind.NUMERIC, keep),
-              cols.arrow("type", Kind.CODE, keep)]
-    arrays += [cols.arrow(c, k, keep) for c, k in fields.items()]
-    return pa.Table.from_arrays(arrays, schema=schema)
+        if self._split:  # grouped by type
+            common = [p for p in pieces if p.layout.code in COMMON_CODES]
+            other = [p for p in pieces if p.layout.code not in COMMON_CODES]
+            return Batch(_table(common, lines_before, COMMON_SCHEMA, COMMON_COLUMNS), rejects, n,
+                         _table(other, lines_before, SCHEMA, FIELD_COLUMNS))
+        table = _table(pieces, lines_before, SCHEMA, FIELD_COLUMNS)
+        order = np.argsort(table.column("line_no").to_numpy(), kind="stable")
+        return Batch(table.take(order), rejects, n)  # in line order
 
 
 def decode_bytes(data: bytes, chunk_size: int = 1 << 22) -> tuple[pa.Table, list[Reject]]:
