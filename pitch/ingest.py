@@ -195,7 +195,7 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
     if progress:  # about a third of the time goes to deriving: say so
         progress(size, size, DERIVING)
     phases = {"load": time.perf_counter() - loading}
-    phases.update(derive_file(cur, file_id))
+    phases.update(derive_file(cur, file_id, messages))
     seconds = time.perf_counter() - started
     cur.execute("UPDATE files SET messages = ?, rejects = ?, status = ?, finished_at = ?, "
                 "seconds = ?, first_time_ns = ?, last_time_ns = ? WHERE file_id = ?",

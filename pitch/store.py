@@ -194,7 +194,7 @@ WITH events AS (
     SELECT line_no, type, shares, time_ns,
            max(CASE WHEN type IN ({_ADDS}) THEN line_no END)
                OVER (PARTITION BY order_id ORDER BY line_no ROWS UNBOUNDED PRECEDING) AS add_line
-    FROM messages WHERE file_id = $f AND type IN ({_ADDS}, 'E', 'X')
+    FROM messages WHERE file_id = $f AND type IN ({_ADDS}, 'E', 'X') /*part*/
 ), per_order AS (
     SELECT add_line,
            coalesce(sum(shares) FILTER (WHERE type = 'E'), 0) AS executed,
@@ -203,7 +203,7 @@ WITH events AS (
     FROM events WHERE type IN ('E', 'X') AND add_line IS NOT NULL GROUP BY add_line
 ), adds AS (
     SELECT line_no, order_id, symbol, side, price, shares, time_ns
-    FROM messages WHERE file_id = $f AND type IN ({_ADDS})
+    FROM messages WHERE file_id = $f AND type IN ({_ADDS}) /*part*/
 )
 SELECT $f, a.line_no, a.order_id, a.symbol, a.side, a.price, a.shares,
        coalesce(p.executed, 0), coalesce(p.cancelled, 0),
@@ -215,38 +215,58 @@ SELECT $f, a.line_no, a.order_id, a.symbol, a.side, a.price, a.shares,
 FROM adds a LEFT JOIN per_order p ON p.add_line = a.line_no
 """
 
-_DERIVE_EXECUTIONS = f"""
+_DERIVE_FILLS = f"""
 INSERT INTO executions
 WITH adds AS (
     SELECT line_no, order_id, symbol, price FROM messages
-    WHERE file_id = $f AND type IN ({_ADDS})
-), breaks AS (
-    SELECT DISTINCT execution_id FROM messages WHERE file_id = $f AND type = 'B'
+    WHERE file_id = $f AND type IN ({_ADDS}) /*part*/
 ), fills AS (
     SELECT e.line_no, e.execution_id, e.time_ns, a.symbol, e.shares, a.price, e.type, e.order_id
     FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id FROM messages
-          WHERE file_id = $f AND type = 'E') e
+          WHERE file_id = $f AND type = 'E' /*part*/) e
     ASOF LEFT JOIN adds a ON e.order_id = a.order_id AND e.line_no > a.line_no
-    UNION ALL
-    SELECT line_no, execution_id, time_ns, symbol, shares, price, type, order_id
-    FROM messages WHERE file_id = $f AND type IN ({_TRADES})
 )
-SELECT $f, f.line_no, f.execution_id, f.time_ns, f.symbol, f.shares, f.price, f.type, f.order_id,
-       f.execution_id IN (SELECT execution_id FROM breaks)
-FROM fills f ORDER BY f.line_no
+SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
+       execution_id IN (SELECT execution_id FROM messages WHERE file_id = $f AND type = 'B')
+FROM fills ORDER BY line_no
 """
 
+_DERIVE_TRADES = f"""
+INSERT INTO executions
+SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
+       execution_id IN (SELECT execution_id FROM messages WHERE file_id = $f AND type = 'B')
+FROM messages WHERE file_id = $f AND type IN ({_TRADES}) ORDER BY line_no
+"""
 
-def derive_file(cur: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, float]:
+#: Messages per pass of the derivation: a bigger file is derived in several
+#: passes, each over the order ids of one hash bucket, so that every pass sorts
+#: in memory (at 100M messages in one pass, DuckDB's sorts spill to disk and
+#: deriving takes three times as long per message).
+DERIVE_PASS_MESSAGES = 10_000_000
+_PART = "/*part*/"
+
+
+def derive_file(cur: duckdb.DuckDBPyConnection, file_id: int, messages: int = 0
+                ) -> dict[str, float]:
     """Fill ``orders`` and ``executions`` for one file (inside the ingest transaction).
 
-    Returns the seconds each took.
+    ``messages`` (the file's count) sets the number of passes. Every order and
+    its executions and cancels share an order id, so passes over disjoint
+    order-id buckets give exactly the rows of one pass. Returns the seconds
+    each table took.
     """
-    seconds = {}
-    for table, sql in (("orders", _DERIVE_ORDERS), ("executions", _DERIVE_EXECUTIONS)):
-        started = time.perf_counter()
-        cur.execute(sql, {"f": file_id})
-        seconds[table] = time.perf_counter() - started
+    passes = max(1, -(-messages // DERIVE_PASS_MESSAGES))
+    seconds = {"orders": 0.0, "executions": 0.0}
+    steps = [("orders", _DERIVE_ORDERS), ("executions", _DERIVE_FILLS)]
+    for k in range(passes):
+        part = f"AND order_id % {passes} = {k}" if passes > 1 else ""
+        for table, sql in steps:
+            started = time.perf_counter()
+            cur.execute(sql.replace(_PART, part), {"f": file_id})
+            seconds[table] += time.perf_counter() - started
+    started = time.perf_counter()
+    cur.execute(_DERIVE_TRADES, {"f": file_id})
+    seconds["executions"] += time.perf_counter() - started
     return seconds
 
 
