@@ -40,7 +40,7 @@ from watchdog.observers.polling import PollingObserver
 
 from . import settings, store
 from .errors import DatabaseBusyError, PitchError
-from .ingest import ingest_path
+from .ingest import CHUNK_SIZE as INGEST_CHUNK_SIZE, ingest_path
 from .names import NAME_MAX, fit, safe_name
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,10 @@ WRITING_SECONDS = 60.0
 TICK = 0.1  # how often the worker looks at its candidates
 RECENT = 20  # finished files kept for status()
 STOP_TIMEOUT = 10.0
-# Smaller than ingest's 16 MB default: a progress step (and a chance to stop)
-# every 4 MB; measured the same speed on a 1M-message file.
-CHUNK_SIZE = 4 << 20
+# Ingest's own chunk size: a progress step (and a chance to stop) every 8 MB,
+# about a tenth of a second (4 MB chunks measured slower: 0.72 s against 0.49 s
+# to load 1M messages).
+CHUNK_SIZE = INGEST_CHUNK_SIZE
 _EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, FileDeletedEvent]
 
 
