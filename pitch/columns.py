@@ -11,6 +11,7 @@ so both decoders agree by construction on what a reject is and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -241,6 +242,14 @@ class Decoder:
         self._closed = False
 
     def feed(self, data: bytes) -> Batch:
+        return self.feed_later(data)()
+
+    def feed_later(self, data: bytes) -> Callable[[], Batch]:
+        """Take ``data`` now; return the decoding of its complete lines as a call.
+
+        The call touches no decoder state, so calls for successive chunks may
+        run on other threads, in parallel; :meth:`feed` runs it at once.
+        """
         if self._closed:
             raise RuntimeError("decoder is closed")
         extra: list[Reject] = []
@@ -248,7 +257,7 @@ class Decoder:
             cut = data.find(b"\n")
             if cut < 0:
                 self._offset += len(data)
-                return self._empty([])
+                return self._later(self._empty([]))
             self._overlong = None
             self._lines += 1
             self._offset += cut + 1
@@ -259,22 +268,36 @@ class Decoder:
             self._tail = buf
             if len(buf) > MAX_LINE:
                 extra.append(self._too_long(buf))
-            return self._empty(extra)
+            return self._later(self._empty(extra))
         complete, self._tail = buf[:last + 1], buf[last + 1:]
-        batch = self._decode(complete, self._lines, self._offset)
-        self._lines += batch.lines
+        lines_before, offset = self._lines, self._offset
+        self._lines += complete.count(b"\n")
         self._offset += len(complete)
         if len(self._tail) > MAX_LINE:
-            batch.rejects.append(self._too_long(self._tail))
-        return batch
+            extra.append(self._too_long(self._tail))
+
+        def decode() -> Batch:
+            batch = self._decode(complete, lines_before, offset)
+            batch.rejects += extra
+            return batch
+        return decode
 
     def close(self) -> Batch:
         """Flush the last line if the stream did not end with a newline."""
+        return self.close_later()()
+
+    def close_later(self) -> Callable[[], Batch]:
+        """:meth:`close`, with the decoding as a call (see :meth:`feed_later`)."""
         self._closed = True
         if self._overlong is not None or not self._tail:
-            return self._empty([])
+            return self._later(self._empty([]))
         tail, self._tail = self._tail, b""
-        return self._decode(tail + b"\n", self._lines, self._offset)
+        lines_before, offset = self._lines, self._offset
+        return lambda: self._decode(tail + b"\n", lines_before, offset)
+
+    @staticmethod
+    def _later(batch: Batch) -> Callable[[], Batch]:
+        return lambda: batch
 
     @property
     def lines(self) -> int:

@@ -9,6 +9,7 @@ bytes and read transparently.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gzip
 import hashlib
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +41,8 @@ NOT_PITCH_AFTER = 1000
 #: Rows kept in memory before they are spooled to a temporary file: rejects,
 #: and the messages of the rarer types (inserted after the common ones).
 SPOOL_REJECTS = 20_000
+#: Threads decoding chunks in parallel (each holds one chunk in flight).
+DECODE_THREADS = 2
 SPOOL_OTHER = 200_000
 
 T = TypeVar("T")
@@ -208,13 +212,29 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
 
 def _decode_stream(reader: BinaryIO, fh: BinaryIO, chunk_size: int,
                    digest: "hashlib._Hash | None") -> Iterator[tuple[Batch, int]]:
-    """(batch, bytes of the file read so far) for each chunk, then the flush."""
+    """(batch, bytes of the file read so far) for each chunk, then the flush.
+
+    Chunks are read here in order and decoded by DECODE_THREADS threads in
+    parallel (numpy releases the GIL), at most that many chunks ahead.
+    """
     decoder = Decoder(split=True)
-    while block := reader.read(chunk_size):
-        if digest:
-            digest.update(block)
-        yield decoder.feed(block), fh.tell()
-    yield decoder.close(), fh.tell()
+    ahead: collections.deque[tuple[Future, int]] = collections.deque()
+    with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="pitch-decode") as pool:
+        try:
+            while block := reader.read(chunk_size):
+                if digest:
+                    digest.update(block)
+                ahead.append((pool.submit(decoder.feed_later(block)), fh.tell()))
+                if len(ahead) >= DECODE_THREADS:
+                    future, done = ahead.popleft()
+                    yield future.result(), done
+            ahead.append((pool.submit(decoder.close_later()), fh.tell()))
+            while ahead:
+                future, done = ahead.popleft()
+                yield future.result(), done
+        finally:
+            for future, _ in ahead:  # stopped early: drop what was not started
+                future.cancel()
 
 
 def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
