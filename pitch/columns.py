@@ -80,10 +80,6 @@ class Batch:
     #: DuckDB stores more cheaply; ``line_no`` gives the order back.
     other: pa.Table | None = None
 
-    @property
-    def messages(self) -> int:
-        return self.table.num_rows + (self.other.num_rows if self.other is not None else 0)
-
 
 def _digits(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Value and validity of each row of an (n, w) block of ASCII digits."""
