@@ -41,9 +41,9 @@ NOT_PITCH_AFTER = 1000
 #: Rows kept in memory before they are spooled to a temporary file: rejects,
 #: and the messages of the rarer types (inserted after the common ones).
 SPOOL_REJECTS = 20_000
+SPOOL_OTHER = 200_000
 #: Threads decoding chunks in parallel (each holds one chunk in flight).
 DECODE_THREADS = 2
-SPOOL_OTHER = 200_000
 
 T = TypeVar("T")
 #: (bytes done, bytes total, stage): stage READING while the file is decoded and
@@ -175,12 +175,13 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
             stream.close()
         if stream.error is not None:
             raise IngestError(f"{name}: cannot read: {stream.error}")
-        for table, spool in (("messages_other", stream.other), ("rejects", stream.spool)):
+        for table, spool in (("messages_other", stream.other),
+                             ("rejects", stream.reject_spool)):
             if spool:
                 _insert_spooled(cur, table, file_id, spool.reader())
     finally:
         stream.other.close()
-        stream.spool.close()
+        stream.reject_spool.close()
     messages, n_rejects, first_reject = stream.messages, stream.rejects, stream.first_reject
     first_t, last_t = stream.first_t, stream.last_t
     if messages == 0:
@@ -389,7 +390,7 @@ class _Stream:
         self.first_t: int | None = None
         self.last_t: int | None = None
         self.error: BaseException | None = None  # a read error, raised after the INSERT
-        self.spool = _Spool(REJECT_SCHEMA, SPOOL_REJECTS)
+        self.reject_spool = _Spool(REJECT_SCHEMA, SPOOL_REJECTS)
         self.other = _Spool(SCHEMA, SPOOL_OTHER)  # messages not of the common types
         self.progress: queue.Queue[int] = queue.Queue()
 
@@ -408,7 +409,7 @@ class _Stream:
                 if batch.rejects:
                     self.first_reject = self.first_reject or batch.rejects[0]
                     self.rejects += len(batch.rejects)
-                    self.spool.add(_reject_batch(batch.rejects))
+                    self.reject_spool.add(_reject_batch(batch.rejects))
                 self.progress.put(done)
                 if self.messages == 0 and self.rejects >= NOT_PITCH_AFTER:
                     return  # not PITCH: no need to read the rest
