@@ -21,15 +21,14 @@ import os
 import random
 import shutil
 import struct
-import time
 import tomllib
 import unicodedata
 import zlib
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
+from polling import wait_for
 from pitch import ingest, store
 from pitch.watch import Watcher
 
@@ -172,19 +171,10 @@ def drop(inbox: Path, name: str, data: bytes) -> None:
     os.rename(temp, inbox / name)
 
 
-def wait_for(check: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s")
-
-
 def finished(w: Watcher, n: int) -> list[dict]:
     """The watcher's first n finished files, oldest first (waits for them)."""
     return wait_for(lambda: len(w.status()["recent"]) >= n and
-                    list(reversed(w.status()["recent"]))[:n])
+                    list(reversed(w.status()["recent"]))[:n], timeout=15.0)
 
 
 LONG = "L" * 249 + ".pitch"  # 255 bytes: the longest name Linux allows

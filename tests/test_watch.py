@@ -16,10 +16,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
+from polling import wait_for
 from pitch import watch
 from pitch.watch import Watcher, free_name, ignored
 
@@ -56,16 +56,6 @@ def make_watcher(db, inbox: Path):
     yield make
     for w in made:
         w.stop()
-
-
-def wait_for(check: Callable[[], object], timeout: float = 30.0) -> object:
-    """Poll ``check`` until it returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {check.__name__}")
 
 
 def files(db) -> list[tuple]:
