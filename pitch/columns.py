@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from .decode import decode_line
 from .errors import DecodeError
-from .layouts import (COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS, NS_PER_MS,
+from .derive import ChunkKeys
+from .layouts import (ADD_CODES, COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS, NS_PER_MS,
                       TIMESTAMP_WIDTH, TYPE_OFFSET, Kind, Layout)
 
 #: A line longer than this is rejected without being held in memory whole.
@@ -58,6 +59,11 @@ SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in FIELD_COL
 COMMON_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind])
                                    for col, kind in COMMON_COLUMNS.items()])
 
+#: The columns of an add that ``orders`` keeps (with split=True, Batch.adds).
+ADD_COLUMNS: dict[str, Kind] = {c: FIELD_COLUMNS[c]
+                                for c in ("order_id", "side", "shares", "symbol", "price")}
+ADD_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in ADD_COLUMNS.items()])
+
 
 @dataclass
 class Reject:
@@ -79,6 +85,10 @@ class Batch:
     #: both grouped by message layout (line order within a layout), which
     #: DuckDB stores more cheaply; ``line_no`` gives the order back.
     other: pa.Table | None = None
+    #: With split=True: the adds again (as ADD_SCHEMA), for ``orders``, and the
+    #: order-keyed rows for :class:`pitch.derive.Lifecycles`, in the same order.
+    adds: pa.Table | None = None
+    keys: ChunkKeys | None = None
 
 
 def _digits(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,6 +239,24 @@ def _table(pieces: list[_Piece], lines_before: int, schema: pa.Schema,
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def _keys(pieces: list[_Piece], adds: list[_Piece], lines_before: int) -> ChunkKeys:
+    events = [p for p in pieces if p.layout.code in ("E", "X")]
+    if not adds and not events:
+        return ChunkKeys.empty()
+
+    def cat(group: list[_Piece], column: str, dtype: type) -> np.ndarray:
+        if column == "line_no":
+            arrays = [p.rows + (lines_before + 1) for p in group]
+        else:
+            arrays = [p.values[column] for p in group]
+        return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
+    return ChunkKeys.of(cat(adds, "order_id", np.uint64), cat(adds, "line_no", np.int64),
+                        cat(events, "order_id", np.uint64), cat(events, "line_no", np.int64),
+                        cat(events, "shares", np.int64), cat(events, "time_ns", np.int64),
+                        np.repeat(np.array([p.layout.code == "E" for p in events], bool),
+                                  [len(p.rows) for p in events]))
+
+
 class Decoder:
     """Streaming decoder of text PITCH.
 
@@ -310,7 +338,8 @@ class Decoder:
 
     def _empty(self, rejects: list[Reject]) -> Batch:
         if self._split:
-            return Batch(COMMON_SCHEMA.empty_table(), rejects, 0, SCHEMA.empty_table())
+            return Batch(COMMON_SCHEMA.empty_table(), rejects, 0, SCHEMA.empty_table(),
+                         ADD_SCHEMA.empty_table(), ChunkKeys.empty())
         return Batch(SCHEMA.empty_table(), rejects, 0)
 
     def _too_long(self, buf: bytes) -> Reject:
@@ -373,8 +402,19 @@ class Decoder:
         if self._split:  # grouped by type
             common = [p for p in pieces if p.layout.code in COMMON_CODES]
             other = [p for p in pieces if p.layout.code not in COMMON_CODES]
-            return Batch(_table(common, lines_before, COMMON_SCHEMA, COMMON_COLUMNS), rejects, n,
-                         _table(other, lines_before, SCHEMA, FIELD_COLUMNS))
+            tables = (_table(common, lines_before, COMMON_SCHEMA, COMMON_COLUMNS),
+                      _table(other, lines_before, SCHEMA, FIELD_COLUMNS))
+            adds, slices = [], []  # the adds are runs of rows of those tables: slice them
+            for group, table in zip((common, other), tables):
+                at = 0
+                for p in group:
+                    if p.layout.code in ADD_CODES:
+                        adds.append(p)
+                        slices.append(table.slice(at, len(p.rows)).select(ADD_SCHEMA.names))
+                    at += len(p.rows)
+            return Batch(tables[0], rejects, n, tables[1],
+                         pa.concat_tables(slices) if slices else ADD_SCHEMA.empty_table(),
+                         _keys(pieces, adds, lines_before))
         table = _table(pieces, lines_before, SCHEMA, FIELD_COLUMNS)
         order = np.argsort(table.column("line_no").to_numpy(), kind="stable")
         return Batch(table.take(order), rejects, n)  # in line order

@@ -30,7 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
-from .columns import COMMON_SCHEMA, SCHEMA, Batch, Decoder, Reject
+from .columns import ADD_SCHEMA, COMMON_SCHEMA, SCHEMA, Batch, Decoder, Reject
+from .derive import Lifecycles, insert_derived
 from .errors import IngestError
 from .names import safe_name
 from .store import derive_file
@@ -42,6 +43,8 @@ NOT_PITCH_AFTER = 1000
 #: and the messages of the rarer types (inserted after the common ones).
 SPOOL_REJECTS = 20_000
 SPOOL_OTHER = 200_000
+#: Adds kept for ``orders`` (see pitch.derive), about 60 bytes each in memory.
+SPOOL_ADDS = 1_000_000
 #: Threads decoding chunks in parallel (each holds one chunk in flight).
 DECODE_THREADS = 2
 
@@ -169,19 +172,24 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
     reader = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
     stream = _Stream(_prefetch(_decode_stream(reader, fh, chunk_size, digest)))
     try:
-        try:
-            _insert_stream(cur, file_id, stream, size, progress)
-        finally:
-            stream.close()
-        if stream.error is not None:
-            raise IngestError(f"{name}: cannot read: {stream.error}")
-        for table, spool in (("messages_other", stream.other),
-                             ("rejects", stream.reject_spool)):
-            if spool:
-                _insert_spooled(cur, table, file_id, spool.reader())
+        return _land(cur, stream, file_id, name, size, sha, digest, progress, started, loading)
     finally:
-        stream.other.close()
-        stream.reject_spool.close()
+        stream.close_spools()
+
+
+def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name: str,
+          size: int, sha: str | None, digest: "hashlib._Hash | None",
+          progress: Progress | None, started: float, loading: float) -> IngestResult:
+    """Insert the stream, check it, derive orders and executions, finish the files row."""
+    try:
+        _insert_stream(cur, file_id, stream, size, progress)
+    finally:
+        stream.close()
+    if stream.error is not None:
+        raise IngestError(f"{name}: cannot read: {stream.error}")
+    for table, spool in (("messages_other", stream.other), ("rejects", stream.reject_spool)):
+        if spool:
+            _insert_spooled(cur, table, file_id, spool.reader())
     messages, n_rejects, first_reject = stream.messages, stream.rejects, stream.first_reject
     first_t, last_t = stream.first_t, stream.last_t
     if messages == 0:
@@ -197,10 +205,13 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
             return IngestResult(name, "duplicate", known, 0, 0, size, sha,
                                 time.perf_counter() - started)
         cur.execute("UPDATE files SET sha256 = ? WHERE file_id = ?", [sha, file_id])
-    if progress:  # about a third of the time goes to deriving: say so
+    if progress:  # deriving takes a while on a big file: say so
         progress(size, size, DERIVING)
     phases = {"load": time.perf_counter() - loading}
-    phases.update(derive_file(cur, file_id, messages))
+    if stream.adds is None:  # too many orders for numpy (see pitch.derive)
+        phases.update(derive_file(cur, file_id, messages))
+    else:
+        phases.update(insert_derived(cur, file_id, stream.lifecycles, stream.adds.reader()))
     seconds = time.perf_counter() - started
     cur.execute("UPDATE files SET messages = ?, rejects = ?, status = ?, finished_at = ?, "
                 "seconds = ?, first_time_ns = ?, last_time_ns = ? WHERE file_id = ?",
@@ -392,6 +403,8 @@ class _Stream:
         self.error: BaseException | None = None  # a read error, raised after the INSERT
         self.reject_spool = _Spool(REJECT_SCHEMA, SPOOL_REJECTS)
         self.other = _Spool(SCHEMA, SPOOL_OTHER)  # messages not of the common types
+        self.lifecycles = Lifecycles()
+        self.adds: _Spool | None = _Spool(ADD_SCHEMA, SPOOL_ADDS)  # None: too many, SQL derives
         self.progress: queue.Queue[int] = queue.Queue()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
@@ -404,6 +417,12 @@ class _Stream:
                         self.first_t = lo if self.first_t is None else min(self.first_t, lo)
                         self.last_t = hi if self.last_t is None else max(self.last_t, hi)
                 self.other.add(batch.other)
+                self.lifecycles.add(batch.keys)
+                if self.lifecycles.overflow and self.adds is not None:  # SQL will derive
+                    self.adds.close()
+                    self.adds = None
+                if self.adds is not None:
+                    self.adds.add(batch.adds)
                 if batch.table.num_rows:
                     yield from batch.table.to_batches()
                 if batch.rejects:
@@ -419,6 +438,11 @@ class _Stream:
     def close(self) -> None:
         """Stop the decoding thread (the spools stay until their rows are in)."""
         self._items.close()
+
+    def close_spools(self) -> None:
+        for spool in (self.other, self.reject_spool, self.adds):
+            if spool is not None:
+                spool.close()
 
 
 REJECT_SCHEMA = pa.schema([("line_no", pa.int64()), ("byte_offset", pa.int64()),

@@ -265,9 +265,14 @@ def derive_file(cur: duckdb.DuckDBPyConnection, file_id: int, messages: int = 0
             cur.execute(sql.replace(_PART, part), {"f": file_id})
             seconds[table] += time.perf_counter() - started
     started = time.perf_counter()
-    cur.execute(_DERIVE_TRADES, {"f": file_id})
+    derive_trades(cur, file_id)
     seconds["executions"] += time.perf_counter() - started
     return seconds
+
+
+def derive_trades(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
+    """Add the file's trade messages (they carry their own symbol and price) to ``executions``."""
+    cur.execute(_DERIVE_TRADES, {"f": file_id})
 
 
 def delete_all(conn: duckdb.DuckDBPyConnection) -> None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from pitch import ingest, queries
+import pytest
+
+from pitch import derive, ingest, queries
+
+
+@pytest.fixture(autouse=True, params=["numpy", "sql"])
+def derivation(request, monkeypatch) -> str:
+    """Every rule holds both ways: numpy while decoding, or SQL (files beyond MAX_KEYS)."""
+    if request.param == "sql":
+        monkeypatch.setattr(derive, "MAX_KEYS", 0)
+    return request.param
 
 
 def add(t: int, oid: str, side: str, shares: int, symbol: str, price: str) -> str:
@@ -79,6 +89,24 @@ def test_lifecycle_of_a_reused_id_stops_at_the_next_add(db) -> None:
         [3, "add", 300], [4, "executed", 250], [5, "cancelled", 150]]
 
 
+def test_events_without_an_earlier_add_touch_no_order(db) -> None:
+    """An execution or cancel whose order was added before the file (or later in it)."""
+    load(db, [
+        cancel(34200000, "GHOST", 10),                    # 1: no add at all
+        executed(34200001, "LATE", 5, "X7"),               # 2: its add comes later
+        add(34200002, "AAA1", "B", 100, "AAPL", "1000000"),
+        add(34200003, "LATE", "S", 50, "MSFT", "2000000"),  # 4
+        executed(34200004, "ZZZ9", 5, "X9"),               # 5: no add
+        executed(34200005, "AAA0", 6, "X8"),               # 6: no add, id sorts first
+    ])
+    orders = db.execute("SELECT order_id, executed_shares, cancelled_shares, status, events "
+                        "FROM orders ORDER BY line_no").fetchall()
+    assert [row[1:] for row in orders] == [(0, 0, "open", 0), (0, 0, "open", 0)]
+    fills = db.execute("SELECT line_no, shares, symbol, price FROM executions "
+                       "ORDER BY line_no").fetchall()
+    assert fills == [(2, 5, None, None), (5, 5, None, None), (6, 6, None, None)]
+
+
 def test_executions_take_symbol_and_price_from_their_order(db) -> None:
     load(db)
     rows = db.execute("""SELECT line_no, execution_id, symbol, shares, price, type, broken
@@ -144,20 +172,38 @@ def test_real_sample_orders(db, real_sample) -> None:
     assert db.execute("SELECT count(*) FROM executions").fetchone()[0] == 47
 
 
-def test_derivation_in_several_passes_gives_the_same_rows(tmp_path, monkeypatch) -> None:
-    """Big files are derived in passes over order-id buckets: same rows as one pass."""
+def derived_rows(tmp_path, name: str, **ingest_args) -> dict[str, list]:
     from pitch import settings, store
 
-    one = store.connect(tmp_path / "one.duckdb")
-    ingest.ingest_path(one, settings.SAMPLE_FILE)
-    single = {t: sorted(one.execute(f"FROM {t}").fetchall(), key=repr)
-              for t in ("orders", "executions")}
-    one.close()
+    conn = store.connect(tmp_path / f"{name}.duckdb")
+    try:
+        ingest.ingest_path(conn, settings.SAMPLE_FILE, **ingest_args)
+        return {t: sorted(conn.execute(f"FROM {t}").fetchall(), key=repr)
+                for t in ("orders", "executions")}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("derivation", ["numpy"], indirect=True)
+def test_every_derivation_gives_the_same_rows(tmp_path, monkeypatch, derivation) -> None:
+    """numpy, SQL in one pass, SQL in 8 passes over order-id buckets, and numpy given
+    up half-way through the file (too many keys): the same rows."""
+    from pitch import store
+
+    want = derived_rows(tmp_path, "numpy", chunk_size=50_000)  # many small batches
+    assert len(want["orders"]) > 10_000 and len(want["executions"]) > 1_000
+    assert any(row[-1] for row in want["executions"])  # broken ones too
+    assert {row[10] for row in want["orders"]} == {"open", "filled", "cancelled"}
+    passes: list[int] = []  # the passes of each SQL derivation
+
+    def sql(cur, file_id, messages):
+        passes.append(-(-messages // store.DERIVE_PASS_MESSAGES))
+        return store.derive_file(cur, file_id, messages)
+    monkeypatch.setattr(ingest, "derive_file", sql)
+    assert derived_rows(tmp_path, "numpy_again") == want and passes == []
+    monkeypatch.setattr(derive, "MAX_KEYS", 20_000)  # the sample has about 48,000
+    assert derived_rows(tmp_path, "given_up", chunk_size=50_000) == want and passes == [1]
+    monkeypatch.setattr(derive, "MAX_KEYS", 0)
+    assert derived_rows(tmp_path, "sql") == want and passes == [1, 1]
     monkeypatch.setattr(store, "DERIVE_PASS_MESSAGES", 7_000)  # 50,000 messages: 8 passes
-    many = store.connect(tmp_path / "many.duckdb")
-    ingest.ingest_path(many, settings.SAMPLE_FILE)
-    for table, rows in single.items():
-        assert sorted(many.execute(f"FROM {table}").fetchall(), key=repr) == rows, table
-    assert len(single["orders"]) > 10_000 and len(single["executions"]) > 1_000
-    assert any(row[-1] for row in single["executions"])  # broken ones too
-    many.close()
+    assert derived_rows(tmp_path, "passes") == want and passes == [1, 1, 8]
