@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .store import derive_trades
+from .store import ORDER_STORED_COLUMNS, derive_trades
 
 #: Adds + executions + cancels kept for numpy; beyond, the SQL derivation.
 #: About 30 bytes each, and as much again while they are sorted.
@@ -171,12 +171,9 @@ def _link(add_id: np.ndarray, add_line: np.ndarray, ev_id: np.ndarray, ev_line: 
 
 
 #: What :func:`insert_derived` reads: the decoded adds plus the resolved columns.
-_ORDERS_SQL = """
-INSERT INTO orders
+_ORDERS_SQL = f"""
+INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
 SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
-       shares - executed - cancelled AS remaining,
-       CASE WHEN remaining > 0 THEN 'open' WHEN executed = shares THEN 'filled'
-            ELSE 'cancelled' END,
        time_ns, CASE WHEN events > 0 THEN last_time ELSE time_ns END, events
 FROM _pitch_orders
 """

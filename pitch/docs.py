@@ -25,7 +25,7 @@ TABLE_NOTES = {
     "files": "one row per ingested file (sha256 of the content: a re-sent file adds nothing)",
     "rejects": "every line that is not a valid message, with its reason",
     "orders": "one row per add; executions/cancels apply to the latest add of that id before them "
-              "in the same file",
+              "in the same file; `remaining_shares` and `status` are computed when read",
     "executions": "one row per execution (E takes symbol and price from its order; P/r/2 carry "
                   "their own); broken once a Trade Break names it",
     "meta": "schema_version",

@@ -318,6 +318,8 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Strea
                         "SELECT ? AS file_id, * FROM _pitch_stream", [file_id])
         except BaseException as exc:  # re-raised on the caller's thread
             failure.append(exc)
+        finally:
+            stream.progress.put(None)  # the end, without waiting for a poll
 
     worker = threading.Thread(target=run, name="pitch-insert", daemon=True)
     worker.start()
@@ -326,9 +328,9 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Strea
             try:
                 done = stream.progress.get(timeout=0.05)
             except queue.Empty:
-                if not worker.is_alive() and stream.progress.empty():
-                    break
                 continue
+            if done is None:
+                break
             if progress:
                 progress(done, size, READING)
     except BaseException:
@@ -405,7 +407,7 @@ class _Stream:
         self.other = _Spool(SCHEMA, SPOOL_OTHER)  # messages not of the common types
         self.lifecycles = Lifecycles()
         self.adds: _Spool | None = _Spool(ADD_SCHEMA, SPOOL_ADDS)  # None: too many, SQL derives
-        self.progress: queue.Queue[int] = queue.Queue()
+        self.progress: queue.Queue[int | None] = queue.Queue()  # None: the INSERT ended
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         try:

@@ -24,8 +24,10 @@ from .layouts import (ADD_CODES, COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LA
                       MESSAGE_TYPES, SQL_TYPES, TRADE_CODES)
 
 #: 2: messages split into messages_common + messages_other behind a view;
-#: orders lost end_line_no (computed where needed). Version 1 files migrate.
-SCHEMA_VERSION = 2
+#: orders lost end_line_no (computed where needed).
+#: 3: orders.remaining_shares and orders.status are generated (virtual) columns.
+#: Older files migrate when opened.
+SCHEMA_VERSION = 3
 DEFAULT_DB = Path("data") / "pitch.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
@@ -68,10 +70,16 @@ TABLES: dict[str, str] = {
     "messages_other": _spec(MESSAGE_COLUMNS),
     "rejects": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, byte_offset BIGINT, raw BLOB, "
                "reason VARCHAR NOT NULL",
+    # remaining_shares and status are computed when read: storing them cost a
+    # fifth of the time of writing orders.
     "orders": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, order_id UBIGINT NOT NULL, "
               "symbol VARCHAR, side VARCHAR, price DECIMAL(18,4), shares BIGINT, "
-              "executed_shares BIGINT, cancelled_shares BIGINT, remaining_shares BIGINT, "
-              "status VARCHAR, first_time_ns BIGINT, last_time_ns BIGINT, events BIGINT",
+              "executed_shares BIGINT, cancelled_shares BIGINT, "
+              "remaining_shares BIGINT GENERATED ALWAYS AS "
+              "(shares - executed_shares - cancelled_shares) VIRTUAL, "
+              "status VARCHAR GENERATED ALWAYS AS (CASE WHEN remaining_shares > 0 THEN 'open' "
+              "WHEN executed_shares = shares THEN 'filled' ELSE 'cancelled' END) VIRTUAL, "
+              "first_time_ns BIGINT, last_time_ns BIGINT, events BIGINT",
     "executions": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, execution_id UBIGINT, "
                   "time_ns BIGINT, symbol VARCHAR, shares BIGINT, price DECIMAL(18,4), "
                   "type VARCHAR, order_id UBIGINT, broken BOOLEAN",
@@ -141,6 +149,8 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("CREATE SEQUENCE IF NOT EXISTS file_ids START 1")
     if _is_version_1(conn):
         _migrate_from_1(conn)
+    if _orders_stored(conn):
+        _migrate_orders_to_3(conn)
     for name, columns in TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     for name, select in VIEWS.items():
@@ -180,6 +190,34 @@ def _migrate_from_1(conn: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
+#: The columns of ``orders`` that are written (the others are generated).
+ORDER_STORED_COLUMNS = ("file_id", "line_no", "order_id", "symbol", "side", "price", "shares",
+                        "executed_shares", "cancelled_shares", "first_time_ns", "last_time_ns",
+                        "events")
+
+
+def _orders_stored(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``orders`` exists with stored remaining_shares and status (versions 1-2)."""
+    row = conn.execute("SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND schema_name = 'main' AND table_name = 'orders'").fetchone()
+    return row is not None and "GENERATED" not in row[0].upper()
+
+
+def _migrate_orders_to_3(conn: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild ``orders`` with its generated columns (DuckDB cannot add them in place)."""
+    cols = ", ".join(ORDER_STORED_COLUMNS)
+    conn.execute("BEGIN")
+    try:
+        conn.execute("ALTER TABLE orders RENAME TO orders_v2")
+        conn.execute(f"CREATE TABLE orders ({TABLES['orders']})")
+        conn.execute(f"INSERT INTO orders ({cols}) SELECT {cols} FROM orders_v2")
+        conn.execute("DROP TABLE orders_v2")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 _ADDS = _quote_list(ADD_CODES)
 _TRADES = _quote_list(TRADE_CODES)
 
@@ -189,7 +227,7 @@ _TRADES = _quote_list(TRADE_CODES)
 # line of that add: a running max of the add lines so far. (An ASOF join of
 # events to adds does the same with two sorts and costs 1.7 times as much.)
 _DERIVE_ORDERS = f"""
-INSERT INTO orders
+INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
 WITH events AS (
     SELECT line_no, type, shares, time_ns,
            max(CASE WHEN type IN ({_ADDS}) THEN line_no END)
@@ -207,10 +245,6 @@ WITH events AS (
 )
 SELECT $f, a.line_no, a.order_id, a.symbol, a.side, a.price, a.shares,
        coalesce(p.executed, 0), coalesce(p.cancelled, 0),
-       a.shares - coalesce(p.executed, 0) - coalesce(p.cancelled, 0) AS remaining,
-       CASE WHEN remaining > 0 THEN 'open'
-            WHEN coalesce(p.executed, 0) = a.shares THEN 'filled'
-            ELSE 'cancelled' END,
        a.time_ns, coalesce(p.last_time, a.time_ns), coalesce(p.events, 0)
 FROM adds a LEFT JOIN per_order p ON p.add_line = a.line_no
 """

@@ -209,5 +209,38 @@ def test_a_version_1_database_migrates_on_open(tmp_path, real_sample) -> None:
     assert kinds["messages"] == "VIEW" and kinds["messages_common"] == "BASE TABLE"
     assert conn.execute("SELECT count(*) FROM messages_other").fetchone()[0] > 1000
     assert "end_line_no" not in conn.execute("FROM orders LIMIT 0").df().columns
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+        str(store.SCHEMA_VERSION),)
+    assert "GENERATED" in conn.execute("SELECT sql FROM duckdb_tables() "
+                                       "WHERE table_name = 'orders'").fetchone()[0]
+    conn.close()
+
+
+def test_a_version_2_database_gets_generated_order_columns(tmp_path, real_sample) -> None:
+    """Version 2 stored orders.remaining_shares and orders.status."""
+    import shutil
+
+    new = store.connect(tmp_path / "v3.duckdb")
+    ingest.ingest_path(new, settings.SAMPLE_FILE)
+    new.close()
+    shutil.copy(tmp_path / "v3.duckdb", tmp_path / "v2.duckdb")
+    old = duckdb.connect(str(tmp_path / "v2.duckdb"))
+    old.execute("CREATE TABLE stored AS FROM orders")
+    old.execute("DROP TABLE orders")
+    old.execute("ALTER TABLE stored RENAME TO orders")
+    old.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    old.close()
+
+    conn = store.connect(tmp_path / "v2.duckdb")  # migrates
+    ingest.ingest_path(conn, real_sample)  # and takes new files
+    conn.close()
+    conn = duckdb.connect(str(tmp_path / "v2.duckdb"), read_only=True)
+    conn.execute(f"ATTACH '{tmp_path / 'v3.duckdb'}' AS v3 (READ_ONLY)")
+    assert conn.execute("SELECT count(*) FROM (FROM orders WHERE file_id = 1 "
+                        "EXCEPT ALL FROM v3.orders)").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM orders WHERE file_id = 1").fetchone()[0] == \
+        conn.execute("SELECT count(*) FROM v3.orders").fetchone()[0] > 10_000
+    assert conn.execute("SELECT count(*) FROM orders WHERE file_id = 2").fetchone()[0] == 10_361
+    assert "GENERATED" in conn.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'orders' "
+                                       "AND database_name = 'v2'").fetchone()[0]
     conn.close()
