@@ -18,7 +18,7 @@ derivation in passes (:func:`pitch.store.derive_file`), whose memory is bounded.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -104,10 +104,13 @@ class Lifecycles:
         self.adds = 0
         self.overflow = False  # too many: use the SQL derivation
         self._parts: list[list[Keys]] = [[] for _ in range(BUCKETS)]
+        self._started: Future | None = None
 
     def add(self, chunk: ChunkKeys | None) -> None:
         if chunk is None or self.overflow:
             return
+        if self._started is not None:
+            raise RuntimeError("keys added after resolving started")
         self.keys += len(chunk)
         if self.keys > self.max_keys:
             self.overflow, self._parts = True, []
@@ -118,8 +121,18 @@ class Lifecycles:
                 parts.append(keys)
         self.adds += chunk.adds
 
+    def start(self) -> None:
+        """Begin :meth:`resolve` in the background: every key is in."""
+        if not self.overflow and self._started is None:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="pitch-resolve")
+            self._started = pool.submit(self._resolve)
+            pool.shutdown(wait=False)
+
     def resolve(self) -> Resolved:
         """Link every event to its add (see :func:`_link`), bucket by bucket."""
+        return self._resolve() if self._started is None else self._started.result()
+
+    def _resolve(self) -> Resolved:
         na = self.adds
         executed, cancelled, events = (np.zeros(na, np.int64) for _ in range(3))
         last_time = np.full(na, -1, np.int64)

@@ -434,6 +434,8 @@ class _Stream:
                 self.progress.put(done)
                 if self.messages == 0 and self.rejects >= NOT_PITCH_AFTER:
                     return  # not PITCH: no need to read the rest
+            # Every key is in: link them while DuckDB inserts the last batches.
+            self.lifecycles.start()
         except (OSError, EOFError, zlib.error) as exc:
             self.error = exc
 
