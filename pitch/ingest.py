@@ -233,7 +233,9 @@ def _decode_stream(reader: BinaryIO, fh: BinaryIO, chunk_size: int,
     ahead: collections.deque[tuple[Future, int]] = collections.deque()
     with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="pitch-decode") as pool:
         try:
-            while block := reader.read(chunk_size):
+            size = max(1, chunk_size // 4)  # a small first chunk: DuckDB starts sooner
+            while block := reader.read(size):
+                size = chunk_size
                 if digest:
                     digest.update(block)
                 ahead.append((pool.submit(decoder.feed_later(block)), fh.tell()))
