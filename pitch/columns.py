@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from .decode import decode_line
 from .errors import DecodeError
-from .derive import ChunkKeys
 from .layouts import (ADD_CODES, COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS, NS_PER_MS,
                       TIMESTAMP_WIDTH, TYPE_OFFSET, Kind, Layout)
 
@@ -63,6 +62,10 @@ COMMON_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind])
 ADD_COLUMNS: dict[str, Kind] = {c: FIELD_COLUMNS[c]
                                 for c in ("order_id", "side", "shares", "symbol", "price")}
 ADD_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in ADD_COLUMNS.items()])
+#: Executions (E) and cancels (X) as ``orders`` needs them (split=True, Batch.events).
+EVENT_SCHEMA = pa.schema([("order_id", pa.uint64()), ("line_no", pa.int64()),
+                          ("shares", pa.int64()), ("time_ns", pa.int64()),
+                          ("executed", pa.bool_())])
 
 
 @dataclass
@@ -85,10 +88,11 @@ class Batch:
     #: both grouped by message layout (line order within a layout), which
     #: DuckDB stores more cheaply; ``line_no`` gives the order back.
     other: pa.Table | None = None
-    #: With split=True: the adds again (as ADD_SCHEMA), for ``orders``, and the
-    #: order-keyed rows for :class:`pitch.derive.Lifecycles`, in the same order.
-    adds: pa.Table | None = None
-    keys: ChunkKeys | None = None
+    #: With split=True: the adds again (as ADD_SCHEMA) and the executions and
+    #: cancels (as EVENT_SCHEMA), for ``orders``: one table per order-id bucket
+    #: (``order_id % buckets``), grouped by type as ``table`` is.
+    adds: list[pa.Table] = field(default_factory=list)
+    events: list[pa.Table] = field(default_factory=list)
 
 
 def _digits(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -239,22 +243,31 @@ def _table(pieces: list[_Piece], lines_before: int, schema: pa.Schema,
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _keys(pieces: list[_Piece], adds: list[_Piece], lines_before: int) -> ChunkKeys:
+def _events(pieces: list[_Piece], lines_before: int) -> tuple[pa.Table, np.ndarray]:
+    """The executions and cancels of a chunk (line order within each type), and their ids."""
     events = [p for p in pieces if p.layout.code in ("E", "X")]
-    if not adds and not events:
-        return ChunkKeys.empty()
+    if not events:
+        return EVENT_SCHEMA.empty_table(), np.zeros(0, np.uint64)
+    ids = np.concatenate([p.values["order_id"] for p in events])
+    table = pa.Table.from_arrays([
+        pa.array(ids),
+        pa.array(np.concatenate([p.rows for p in events]) + (lines_before + 1)),
+        pa.array(np.concatenate([p.values["shares"] for p in events])),
+        pa.array(np.concatenate([p.values["time_ns"] for p in events])),
+        pa.array(np.repeat(np.array([p.layout.code == "E" for p in events]),
+                           [len(p.rows) for p in events])),
+    ], schema=EVENT_SCHEMA)
+    return table, ids
 
-    def cat(group: list[_Piece], column: str, dtype: type) -> np.ndarray:
-        if column == "line_no":
-            arrays = [p.rows + (lines_before + 1) for p in group]
-        else:
-            arrays = [p.values[column] for p in group]
-        return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
-    return ChunkKeys.of(cat(adds, "order_id", np.uint64), cat(adds, "line_no", np.int64),
-                        cat(events, "order_id", np.uint64), cat(events, "line_no", np.int64),
-                        cat(events, "shares", np.int64), cat(events, "time_ns", np.int64),
-                        np.repeat(np.array([p.layout.code == "E" for p in events], bool),
-                                  [len(p.rows) for p in events]))
+
+def _partition(table: pa.Table, ids: np.ndarray, buckets: int) -> list[pa.Table]:
+    """``table`` split by ``id % buckets``, keeping the order within each bucket."""
+    if buckets == 1:
+        return [table]
+    b = (ids % np.uint64(buckets)).astype(np.uint16)
+    taken = table.take(np.argsort(b, kind="stable"))  # radix sort: 16-bit keys
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(b, minlength=buckets))]).tolist()
+    return [taken.slice(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:])]
 
 
 class Decoder:
@@ -265,8 +278,9 @@ class Decoder:
     are 1-based physical lines (blank lines count but produce nothing).
     """
 
-    def __init__(self, split: bool = False) -> None:
+    def __init__(self, split: bool = False, buckets: int = 1) -> None:
         self._split = split  # see Batch.other
+        self._buckets = buckets  # see Batch.adds
         self._tail = b""  # bytes of the line not yet complete
         self._lines = 0  # lines completed before the tail
         self._offset = 0  # stream offset of the tail's first byte
@@ -339,7 +353,8 @@ class Decoder:
     def _empty(self, rejects: list[Reject]) -> Batch:
         if self._split:
             return Batch(COMMON_SCHEMA.empty_table(), rejects, 0, SCHEMA.empty_table(),
-                         ADD_SCHEMA.empty_table(), ChunkKeys.empty())
+                         [ADD_SCHEMA.empty_table()] * self._buckets,
+                         [EVENT_SCHEMA.empty_table()] * self._buckets)
         return Batch(SCHEMA.empty_table(), rejects, 0)
 
     def _too_long(self, buf: bytes) -> Reject:
@@ -404,17 +419,18 @@ class Decoder:
             other = [p for p in pieces if p.layout.code not in COMMON_CODES]
             tables = (_table(common, lines_before, COMMON_SCHEMA, COMMON_COLUMNS),
                       _table(other, lines_before, SCHEMA, FIELD_COLUMNS))
-            adds, slices = [], []  # the adds are runs of rows of those tables: slice them
+            slices = []  # the adds are runs of rows of those tables: slice them
             for group, table in zip((common, other), tables):
                 at = 0
                 for p in group:
                     if p.layout.code in ADD_CODES:
-                        adds.append(p)
                         slices.append(table.slice(at, len(p.rows)).select(ADD_SCHEMA.names))
                     at += len(p.rows)
+            adds = pa.concat_tables(slices) if slices else ADD_SCHEMA.empty_table()
+            events, event_ids = _events(pieces, lines_before)
             return Batch(tables[0], rejects, n, tables[1],
-                         pa.concat_tables(slices) if slices else ADD_SCHEMA.empty_table(),
-                         _keys(pieces, adds, lines_before))
+                         _partition(adds, adds.column("order_id").to_numpy(), self._buckets),
+                         _partition(events, event_ids, self._buckets))
         table = _table(pieces, lines_before, SCHEMA, FIELD_COLUMNS)
         order = np.argsort(table.column("line_no").to_numpy(), kind="stable")
         return Batch(table.take(order), rejects, n)  # in line order

@@ -1,22 +1,21 @@
-"""Order lifecycles in numpy, while a file is decoded.
+"""``orders`` and ``executions`` in numpy, from rows set aside while decoding.
 
-The rule is the one of :mod:`pitch.store` (``_DERIVE_ORDERS``): an execution or
-cancel belongs to the latest add of its order id before it in the same file.
-Ingest hands every chunk's order-keyed rows (:class:`Keys`, made by the
-decoder) to :class:`Lifecycles`; after the last chunk, :meth:`Lifecycles.resolve`
-sorts them once by (order id, line) and gives each add its executed and
-cancelled shares, its last event time and its event count, and each execution
-its add. :func:`insert_derived` then writes ``orders`` straight from the
-decoded adds and ``executions`` with one join, instead of sorting every add,
-execution and cancel back out of the database.
-
-Above :data:`MAX_KEYS` rows (about 12M messages) the keys would cost too much
-memory; :class:`Lifecycles` then drops them and ingest falls back to the SQL
-derivation in passes (:func:`pitch.store.derive_file`), whose memory is bounded.
+The rule: an execution or cancel belongs to the latest add of its order id
+before it in the same file (ids are reused once an order is gone). The decoder
+hands over each chunk's adds and events (executions and cancels) split into
+order-id buckets, ``order_id % buckets``; an order and all its events share a
+bucket. :class:`Lifecycles` keeps each bucket's rows (in memory up to a limit,
+then in temporary Arrow files), and :func:`insert_derived` links one bucket at
+a time (:func:`link`) and writes its orders, while DuckDB writes the previous
+one. Memory is bounded by the bucket size, which ingest chooses from the file
+size (:func:`buckets_for`). Buckets also keep each sort small enough for the
+cache: one sort of all 10M messages' keys took four times as long as 16.
 """
 
 from __future__ import annotations
 
+import collections
+import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,152 +25,152 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from .columns import ADD_SCHEMA, EVENT_SCHEMA, Batch
+from .spool import Spool
 from .store import ORDER_STORED_COLUMNS, derive_trades
 
-#: Adds + executions + cancels kept for numpy; beyond, the SQL derivation.
-#: About 30 bytes each, and as much again while they are sorted.
-MAX_KEYS = 12_000_000
+#: A file up to SINGLE_BYTES (about 13M messages) is one bucket, held in
+#: memory; a bigger one gets a bucket per BUCKET_BYTES (about 1.6M messages),
+#: spilled to temporary files, so memory stays bounded whatever its size.
+SINGLE_BYTES = 512 << 20
+BUCKET_BYTES = 64 << 20
+#: Rows of a file of several buckets kept in memory before they go to
+#: temporary files (a single bucket keeps everything).
+MEMORY_ADDS = 1_000_000  # about 60 bytes each
+MEMORY_EVENTS = 2_000_000  # about 33 bytes each
+#: Buckets linked ahead of DuckDB writing their orders.
+LOOKAHEAD = 1
 
 
-#: Order-id buckets: an order and its events share one, so each bucket is
-#: linked on its own, two at a time. At 10M messages that is several times
-#: faster than one sort of everything, whose random accesses miss the cache.
-BUCKETS = 16
-
-
-@dataclass
-class Keys:
-    """The order-keyed rows of one bucket of one chunk."""
-
-    add_at: np.ndarray  # int64: index of each add among the chunk's adds
-    add_id: np.ndarray  # uint64
-    add_line: np.ndarray  # int64, 1-based line in the file
-    ev_id: np.ndarray  # executions (E) and cancels (X)
-    ev_line: np.ndarray
-    ev_shares: np.ndarray  # int64: executed or cancelled shares
-    ev_time: np.ndarray  # int64 ns
-    ev_exec: np.ndarray  # bool: E, not X
-
-
-@dataclass
-class ChunkKeys:
-    """The order-keyed rows of one chunk, split into BUCKETS (made by the decoder)."""
-
-    adds: int
-    buckets: list[Keys]
-
-    @staticmethod
-    def of(add_id: np.ndarray, add_line: np.ndarray, ev_id: np.ndarray, ev_line: np.ndarray,
-           ev_shares: np.ndarray, ev_time: np.ndarray, ev_exec: np.ndarray) -> "ChunkKeys":
-        adds, events = _buckets(add_id), _buckets(ev_id)
-        return ChunkKeys(len(add_id), [
-            Keys(a, add_id[a], add_line[a], ev_id[e], ev_line[e], ev_shares[e], ev_time[e],
-                 ev_exec[e]) for a, e in zip(adds, events)])
-
-    @staticmethod
-    def empty() -> "ChunkKeys":
-        return ChunkKeys(0, [])
-
-    def __len__(self) -> int:
-        return sum(len(k.add_id) + len(k.ev_id) for k in self.buckets)
-
-
-def _buckets(ids: np.ndarray) -> list[np.ndarray]:
-    """Indices of ``ids`` per bucket ``id % BUCKETS``, ascending within each."""
-    b = (ids % np.uint64(BUCKETS)).astype(np.uint8)
-    order = np.argsort(b, kind="stable")  # a radix sort for one-byte keys
-    return np.split(order, np.cumsum(np.bincount(b, minlength=BUCKETS))[:-1])
-
-
-@dataclass
-class Resolved:
-    """Per add (in the order the adds came) and per execution (E, in no order)."""
-
-    executed: np.ndarray
-    cancelled: np.ndarray
-    last_time: np.ndarray  # time of the add's last event; -1 if it has none
-    events: np.ndarray
-    fill_line: np.ndarray  # line of each E
-    fill_add_line: np.ndarray  # line of its add; -1 when no add precedes it
+def buckets_for(size: int, gz: bool = False) -> int:
+    """Buckets for a file of ``size`` bytes (a .gz holds about 5 times its size)."""
+    size *= 5 if gz else 1
+    return 1 if size <= SINGLE_BYTES else math.ceil(size / BUCKET_BYTES)
 
 
 class Lifecycles:
-    """Collects :class:`ChunkKeys` chunk by chunk; :meth:`resolve` links them."""
+    """The adds and events of one file, by bucket, as the decoder hands them over.
 
-    def __init__(self, max_keys: int | None = None) -> None:
-        self.max_keys = MAX_KEYS if max_keys is None else max_keys
-        self.keys = 0
-        self.adds = 0
-        self.overflow = False  # too many: use the SQL derivation
-        self._parts: list[list[Keys]] = [[] for _ in range(BUCKETS)]
-        self._started: Future | None = None
+    :meth:`start` once the last batch is in begins linking buckets in the
+    background (it overlaps DuckDB's end of the messages insert); :meth:`linked`
+    gives them in bucket order.
+    """
 
-    def add(self, chunk: ChunkKeys | None) -> None:
-        if chunk is None or self.overflow:
-            return
-        if self._started is not None:
-            raise RuntimeError("keys added after resolving started")
-        self.keys += len(chunk)
-        if self.keys > self.max_keys:
-            self.overflow, self._parts = True, []
-            return
-        for parts, keys in zip(self._parts, chunk.buckets):
-            if len(keys.add_id) or len(keys.ev_id):
-                keys.add_at = keys.add_at + self.adds  # now among the file's adds
-                parts.append(keys)
-        self.adds += chunk.adds
+    def __init__(self, buckets: int) -> None:
+        self.buckets = buckets
+        adds, events = ((MEMORY_ADDS, MEMORY_EVENTS) if buckets > 1 else (1 << 62, 1 << 62))
+        self.adds = [Spool(ADD_SCHEMA, max(1, adds // buckets)) for _ in range(buckets)]
+        self.events = [Spool(EVENT_SCHEMA, max(1, events // buckets)) for _ in range(buckets)]
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: collections.deque[Future[Linked]] = collections.deque()
+        self._next = 0
+
+    def add(self, batch: Batch) -> None:
+        if self._pool is not None:
+            raise RuntimeError("rows added after linking started")
+        for spools, tables in ((self.adds, batch.adds), (self.events, batch.events)):
+            for spool, table in zip(spools, tables, strict=True):
+                spool.add(table)
 
     def start(self) -> None:
-        """Begin :meth:`resolve` in the background: every key is in."""
-        if not self.overflow and self._started is None:
-            pool = ThreadPoolExecutor(1, thread_name_prefix="pitch-resolve")
-            self._started = pool.submit(self._resolve)
-            pool.shutdown(wait=False)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="pitch-link")
+            self._submit()
 
-    def resolve(self) -> Resolved:
-        """Link every event to its add (see :func:`_link`), bucket by bucket."""
-        return self._resolve() if self._started is None else self._started.result()
+    def _submit(self) -> None:
+        while self._next < self.buckets and len(self._ahead) < LOOKAHEAD:
+            self._ahead.append(self._pool.submit(self._link, self._next))
+            self._next += 1
 
-    def _resolve(self) -> Resolved:
-        na = self.adds
-        executed, cancelled, events = (np.zeros(na, np.int64) for _ in range(3))
-        last_time = np.full(na, -1, np.int64)
+    def _link(self, k: int) -> Linked:
+        return link(self.adds[k].reader().read_all(), self.events[k].reader().read_all())
 
-        def bucket(parts: list[Keys]) -> tuple[np.ndarray, np.ndarray]:
-            if not parts:
-                return np.zeros(0, np.int64), np.zeros(0, np.int64)
-            k = Keys(*(np.concatenate([getattr(p, f) for p in parts])
-                       for f in Keys.__dataclass_fields__))
-            on, to = _link(k.add_id, k.add_line, k.ev_id, k.ev_line)
-            ai = k.add_at
-            shares = k.ev_shares[on].astype(np.float64)  # exact: sums stay far below 2**53
-            is_exec = k.ev_exec[on]
-            executed[ai] = np.bincount(to, np.where(is_exec, shares, 0), len(ai))
-            cancelled[ai] = np.bincount(to, np.where(is_exec, 0, shares), len(ai))
-            events[ai] = np.bincount(to, minlength=len(ai))
-            # An add's events come in line order, so its run's end is its last event.
-            last = np.flatnonzero(np.append(to[1:] != to[:-1], True)) if len(to) else to
-            last_time[ai[to[last]]] = k.ev_time[on[last]]
-            add_line = np.full(len(k.ev_id), -1, np.int64)
-            add_line[on] = k.add_line[to]
-            return k.ev_line[k.ev_exec], add_line[k.ev_exec]
+    def linked(self) -> Iterator[Linked]:
+        """Each bucket linked, in order."""
+        self.start()
+        while self._ahead:
+            got = self._ahead.popleft().result()
+            self._submit()
+            yield got
 
-        with ThreadPoolExecutor(2, thread_name_prefix="pitch-derive") as pool:
-            fills = list(pool.map(bucket, self._parts))  # numpy releases the GIL
-        self._parts = [[] for _ in range(BUCKETS)]
-        return Resolved(executed, cancelled, last_time, events,
-                        np.concatenate([f[0] for f in fills] or [np.zeros(0, np.int64)]),
-                        np.concatenate([f[1] for f in fills] or [np.zeros(0, np.int64)]))
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for spool in self.adds + self.events:
+            spool.close()
 
 
-def _link(add_id: np.ndarray, add_line: np.ndarray, ev_id: np.ndarray, ev_line: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class Linked:
+    """One bucket's adds with their lifecycle columns, and its executions' adds."""
+
+    orders: pa.Table  # ADD_SCHEMA + executed, cancelled, last_time (-1: none), events
+    fill_line: np.ndarray  # line of each execution (E) of the bucket
+    fill_add_line: np.ndarray  # line of its add; -1 when no add precedes it
+
+
+def link(adds: pa.Table, events: pa.Table) -> Linked:
+    """Link each event of one bucket to its add and sum them per add.
+
+    A big bucket is linked in PARTS by order id, two at a time: numpy releases
+    the GIL, and each part's sort stays in the cache.
+    """
+    add_id = adds.column("order_id").to_numpy()
+    add_line = adds.column("line_no").to_numpy()
+    ev_id = events.column("order_id").to_numpy()
+    ev_line = events.column("line_no").to_numpy()
+    na = len(add_id)
+    if na + len(ev_id) < PART_ROWS:
+        on, to = _pairs(add_id, add_line, ev_id, ev_line)
+    else:
+        parts_a, parts_e = _split(add_id), _split(ev_id)
+
+        def part(k: int) -> tuple[np.ndarray, np.ndarray]:
+            a, e = parts_a[k], parts_e[k]
+            on, to = _pairs(add_id[a], add_line[a], ev_id[e], ev_line[e])
+            return e[on], a[to]
+        with ThreadPoolExecutor(2, thread_name_prefix="pitch-link-part") as pool:
+            pairs = list(pool.map(part, range(PARTS)))
+        on = np.concatenate([p[0] for p in pairs])
+        to = np.concatenate([p[1] for p in pairs])
+
+    shares = events.column("shares").to_numpy()[on].astype(np.float64)  # sums stay < 2**53
+    is_exec = events.column("executed").to_numpy(zero_copy_only=False)
+    executed = np.bincount(to, np.where(is_exec[on], shares, 0), na).astype(np.int64)
+    cancelled = np.bincount(to, np.where(is_exec[on], 0, shares), na).astype(np.int64)
+    count = np.bincount(to, minlength=na).astype(np.int64)
+    # An add's events come in line order, so its run's end is its last event.
+    last = np.flatnonzero(np.append(to[1:] != to[:-1], True)) if len(to) else to
+    last_time = np.full(na, -1, np.int64)
+    last_time[to[last]] = events.column("time_ns").to_numpy()[on[last]]
+    event_add_line = np.full(len(ev_id), -1, np.int64)
+    event_add_line[on] = add_line[to]
+    orders = adds
+    for name, values in (("executed", executed), ("cancelled", cancelled),
+                         ("last_time", last_time), ("events", count)):
+        orders = orders.append_column(name, pa.array(values))
+    return Linked(orders, ev_line[is_exec], event_add_line[is_exec])
+
+
+#: See :func:`link`.
+PARTS = 16
+PART_ROWS = 400_000
+
+
+def _split(ids: np.ndarray) -> list[np.ndarray]:
+    """Indices of ``ids`` per part ``id % PARTS``, ascending within each."""
+    b = (ids % np.uint64(PARTS)).astype(np.uint8)
+    order = np.argsort(b, kind="stable")  # a radix sort for one-byte keys
+    return np.split(order, np.cumsum(np.bincount(b, minlength=PARTS))[:-1])
+
+
+def _pairs(add_id: np.ndarray, add_line: np.ndarray, ev_id: np.ndarray, ev_line: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
     """(events, their adds): indices of the events that have an add, and of that add.
 
-    The add of an event is the latest add of its id before it. Adds and events
-    sorted together by (id, line): each event's add is the nearest add before
-    it in that order, if it has the same id. The pairs come out sorted by
-    (add, line).
+    Adds and events sorted together by (id, line): the add of an event is the
+    nearest add before it in that order, if it has the same id. The pairs come
+    out grouped by add, each add's events in line order.
     """
     na = len(add_id)
     order = np.lexsort((np.concatenate([add_line, ev_line]), np.concatenate([add_id, ev_id])))
@@ -183,7 +182,9 @@ def _link(add_id: np.ndarray, add_line: np.ndarray, ev_id: np.ndarray, ev_line: 
     return order[at] - na, order[latest[at]]
 
 
-#: What :func:`insert_derived` reads: the decoded adds plus the resolved columns.
+ORDERS_SCHEMA = pa.schema(list(ADD_SCHEMA) + [
+    pa.field(n, pa.int64()) for n in ("executed", "cancelled", "last_time", "events")])
+
 _ORDERS_SQL = f"""
 INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
 SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
@@ -203,27 +204,27 @@ LEFT JOIN (SELECT line_no, symbol, price FROM orders WHERE file_id = $f) o
 ORDER BY e.line_no
 """
 
+#: DuckDB's row group: inserting batches smaller than this costs it a merge
+#: (about twice the time for orders), so the buckets' orders are regrouped.
+ROW_GROUP = 122_880
 
-def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lifecycles,
-                   adds: pa.RecordBatchReader) -> dict[str, float]:
-    """Fill ``orders`` and ``executions`` for one file from what ingest collected.
 
-    ``adds`` are the file's decoded adds in the order their :class:`Keys`
-    came. Returns the seconds spent on each table.
-    """
+def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lifecycles
+                   ) -> dict[str, float]:
+    """Fill ``orders`` and ``executions`` for one file; the seconds each took."""
     started = time.perf_counter()
-    got = lifecycles.resolve()
-    schema = _orders_schema(adds.schema)
-    stream = pa.RecordBatchReader.from_batches(schema, _with(adds, got, schema))
+    fills: list[tuple[np.ndarray, np.ndarray]] = []
+    stream = pa.RecordBatchReader.from_batches(ORDERS_SCHEMA, _orders(lifecycles, fills))
     cur.register("_pitch_orders", stream)
     try:
         cur.execute(_ORDERS_SQL, {"f": file_id})
     finally:
         cur.unregister("_pitch_orders")
     ordered = time.perf_counter()
-    fills = pa.table({"line_no": got.fill_line,
-                      "add_line": pa.array(got.fill_add_line, mask=got.fill_add_line < 0)})
-    cur.register("_pitch_fills", fills)
+    line = np.concatenate([f[0] for f in fills] or [np.zeros(0, np.int64)])
+    add_line = np.concatenate([f[1] for f in fills] or [np.zeros(0, np.int64)])
+    cur.register("_pitch_fills", pa.table({"line_no": line,
+                                           "add_line": pa.array(add_line, mask=add_line < 0)}))
     try:
         cur.execute(_FILLS_SQL, {"f": file_id})
     finally:
@@ -232,37 +233,22 @@ def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lif
     return {"orders": ordered - started, "executions": time.perf_counter() - ordered}
 
 
-_EXTRA = [("executed", pa.int64()), ("cancelled", pa.int64()), ("last_time", pa.int64()),
-          ("events", pa.int64())]
-
-
-def _orders_schema(adds: pa.Schema) -> pa.Schema:
-    return pa.schema(list(adds) + [pa.field(n, t) for n, t in _EXTRA])
-
-
-#: DuckDB's row group: inserting batches smaller than this costs it a merge
-#: (about twice the time for orders), so the adds are regrouped.
-ROW_GROUP = 122_880
-
-
-def _with(batches: Iterator[pa.RecordBatch], got: Resolved, schema: pa.Schema
-          ) -> Iterator[pa.RecordBatch]:
-    """The adds with their resolved columns, in batches of at least two row groups."""
-    at, pending, rows = 0, [], 0
-    for b in batches:
-        pending.append(b)
-        rows += b.num_rows
+def _orders(lifecycles: Lifecycles, fills: list[tuple[np.ndarray, np.ndarray]]
+            ) -> Iterator[pa.RecordBatch]:
+    """Every bucket's orders, in batches of at least two row groups."""
+    pending: list[pa.Table] = []
+    rows = 0
+    for got in lifecycles.linked():
+        fills.append((got.fill_line, got.fill_add_line))
+        pending.append(got.orders)
+        rows += got.orders.num_rows
         if rows >= 2 * ROW_GROUP:
-            yield _joined(pending, got, at, schema)
-            at, pending, rows = at + rows, [], 0
+            yield from _regrouped(pending)
+            pending, rows = [], 0
     if pending:
-        yield _joined(pending, got, at, schema)
+        yield from _regrouped(pending)
 
 
-def _joined(batches: list[pa.RecordBatch], got: Resolved, at: int, schema: pa.Schema
-            ) -> pa.RecordBatch:
-    adds = pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-    n = adds.num_rows
-    extra = [pa.array(a[at:at + n]) for a in (got.executed, got.cancelled, got.last_time,
-                                               got.events)]
-    return pa.RecordBatch.from_arrays(adds.columns + extra, schema=schema)
+def _regrouped(tables: list[pa.Table]) -> list[pa.RecordBatch]:
+    table = pa.concat_tables(tables).combine_chunks()
+    return table.to_batches() if table.num_rows else []

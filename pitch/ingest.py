@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import io
 import queue
-import tempfile
 import threading
 import time
 import zlib
@@ -28,13 +27,12 @@ from typing import BinaryIO, Callable, Generator, Iterator, TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
-from .columns import ADD_SCHEMA, COMMON_SCHEMA, SCHEMA, Batch, Decoder, Reject
-from .derive import Lifecycles, insert_derived
+from .columns import COMMON_SCHEMA, SCHEMA, Batch, Decoder, Reject
+from .derive import Lifecycles, buckets_for, insert_derived
 from .errors import IngestError
 from .names import safe_name
-from .store import derive_file
+from .spool import Spool
 
 CHUNK_SIZE = 8 << 20  # measured: 8 MB pipelines better than 4, 12 or 16
 #: Give up early on a file whose first this-many lines are all rejects.
@@ -43,8 +41,6 @@ NOT_PITCH_AFTER = 1000
 #: and the messages of the rarer types (inserted after the common ones).
 SPOOL_REJECTS = 20_000
 SPOOL_OTHER = 200_000
-#: Adds kept for ``orders`` (see pitch.derive), about 60 bytes each in memory.
-SPOOL_ADDS = 1_000_000
 #: Threads decoding chunks in parallel (each holds one chunk in flight).
 DECODE_THREADS = 2
 
@@ -170,7 +166,8 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
     digest = hashlib.sha256() if sha is None else None
     loading = time.perf_counter()
     reader = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
-    stream = _Stream(_prefetch(_decode_stream(reader, fh, chunk_size, digest)))
+    buckets = buckets_for(size, gz)
+    stream = _Stream(_prefetch(_decode_stream(reader, fh, chunk_size, digest, buckets)), buckets)
     try:
         return _land(cur, stream, file_id, name, size, sha, digest, progress, started, loading)
     finally:
@@ -208,10 +205,7 @@ def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name:
     if progress:  # deriving takes a while on a big file: say so
         progress(size, size, DERIVING)
     phases = {"load": time.perf_counter() - loading}
-    if stream.adds is None:  # too many orders for numpy (see pitch.derive)
-        phases.update(derive_file(cur, file_id, messages))
-    else:
-        phases.update(insert_derived(cur, file_id, stream.lifecycles, stream.adds.reader()))
+    phases.update(insert_derived(cur, file_id, stream.lifecycles))
     seconds = time.perf_counter() - started
     cur.execute("UPDATE files SET messages = ?, rejects = ?, status = ?, finished_at = ?, "
                 "seconds = ?, first_time_ns = ?, last_time_ns = ? WHERE file_id = ?",
@@ -223,13 +217,14 @@ def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name:
 
 
 def _decode_stream(reader: BinaryIO, fh: BinaryIO, chunk_size: int,
-                   digest: "hashlib._Hash | None") -> Iterator[tuple[Batch, int]]:
+                   digest: "hashlib._Hash | None", buckets: int
+                   ) -> Iterator[tuple[Batch, int]]:
     """(batch, bytes of the file read so far) for each chunk, then the flush.
 
     Chunks are read here in order and decoded by DECODE_THREADS threads in
     parallel (numpy releases the GIL), at most that many chunks ahead.
     """
-    decoder = Decoder(split=True)
+    decoder = Decoder(split=True, buckets=buckets)
     ahead: collections.deque[tuple[Future, int]] = collections.deque()
     with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="pitch-decode") as pool:
         try:
@@ -347,68 +342,19 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Strea
         raise failure[0]
 
 
-class _Spool:
-    """Arrow batches kept in order without holding millions of rows in memory.
-
-    Up to ``limit`` rows stay in memory; beyond that they go to a temporary
-    Arrow IPC file, read back as a stream.
-    """
-
-    def __init__(self, schema: pa.Schema, limit: int) -> None:
-        self._schema = schema
-        self._limit = limit
-        self._pending: list[pa.RecordBatch] = []
-        self._rows = 0
-        self._file: BinaryIO | None = None
-        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self._pending) or self._file is not None
-
-    def add(self, table: pa.Table | pa.RecordBatch) -> None:
-        if not table.num_rows:
-            return
-        self._pending += table.to_batches() if isinstance(table, pa.Table) else [table]
-        self._rows += table.num_rows
-        if self._rows >= self._limit:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._file is None:
-            self._file = tempfile.TemporaryFile()
-            self._writer = pa.ipc.new_stream(self._file, self._schema)
-        for batch in self._pending:
-            self._writer.write_batch(batch)
-        self._pending, self._rows = [], 0
-
-    def reader(self) -> pa.RecordBatchReader:
-        if self._file is None:
-            return pa.RecordBatchReader.from_batches(self._schema, self._pending)
-        if self._pending:
-            self._flush()
-        self._writer.close()
-        self._file.seek(0)
-        return pa.ipc.open_stream(self._file)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
 class _Stream:
     """The decoded file as Arrow batches for DuckDB, with its tallies on the side."""
 
-    def __init__(self, items: Generator[tuple[Batch, int], None, None]) -> None:
+    def __init__(self, items: Generator[tuple[Batch, int], None, None], buckets: int) -> None:
         self._items = items
         self.messages = self.rejects = 0
         self.first_reject: Reject | None = None
         self.first_t: int | None = None
         self.last_t: int | None = None
         self.error: BaseException | None = None  # a read error, raised after the INSERT
-        self.reject_spool = _Spool(REJECT_SCHEMA, SPOOL_REJECTS)
-        self.other = _Spool(SCHEMA, SPOOL_OTHER)  # messages not of the common types
-        self.lifecycles = Lifecycles()
-        self.adds: _Spool | None = _Spool(ADD_SCHEMA, SPOOL_ADDS)  # None: too many, SQL derives
+        self.reject_spool = Spool(REJECT_SCHEMA, SPOOL_REJECTS)
+        self.other = Spool(SCHEMA, SPOOL_OTHER)  # messages not of the common types
+        self.lifecycles = Lifecycles(buckets)  # adds and events, for orders
         self.progress: queue.Queue[int | None] = queue.Queue()  # None: the INSERT ended
 
     def batches(self) -> Iterator[pa.RecordBatch]:
@@ -421,12 +367,7 @@ class _Stream:
                         self.first_t = lo if self.first_t is None else min(self.first_t, lo)
                         self.last_t = hi if self.last_t is None else max(self.last_t, hi)
                 self.other.add(batch.other)
-                self.lifecycles.add(batch.keys)
-                if self.lifecycles.overflow and self.adds is not None:  # SQL will derive
-                    self.adds.close()
-                    self.adds = None
-                if self.adds is not None:
-                    self.adds.add(batch.adds)
+                self.lifecycles.add(batch)
                 if batch.table.num_rows:
                     yield from batch.table.to_batches()
                 if batch.rejects:
@@ -436,7 +377,7 @@ class _Stream:
                 self.progress.put(done)
                 if self.messages == 0 and self.rejects >= NOT_PITCH_AFTER:
                     return  # not PITCH: no need to read the rest
-            # Every key is in: link them while DuckDB inserts the last batches.
+            # All in: link orders while DuckDB inserts the last batches.
             self.lifecycles.start()
         except (OSError, EOFError, zlib.error) as exc:
             self.error = exc
@@ -446,9 +387,9 @@ class _Stream:
         self._items.close()
 
     def close_spools(self) -> None:
-        for spool in (self.other, self.reject_spool, self.adds):
-            if spool is not None:
-                spool.close()
+        for spool in (self.other, self.reject_spool):
+            spool.close()
+        self.lifecycles.close()
 
 
 REJECT_SCHEMA = pa.schema([("line_no", pa.int64()), ("byte_offset", pa.int64()),

@@ -7,20 +7,19 @@ their own columns, ``messages_other`` every other type with every column.
 DuckDB spends write time on every stored column, even one that is all NULL,
 and the common types use 7 of the 18 field columns. ``orders`` and
 ``executions`` are materialised per file at ingest time (see
-:func:`derive_file`), so reading them costs a scan, not a join over every
+:mod:`pitch.derive`), so reading them costs a scan, not a join over every
 message.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import duckdb
 
 from .errors import DatabaseBusyError, PitchError
-from .layouts import (ADD_CODES, COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS,
+from .layouts import (COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS,
                       MESSAGE_TYPES, SQL_TYPES, TRADE_CODES)
 
 #: 2: messages split into messages_common + messages_other behind a view;
@@ -218,53 +217,9 @@ def _migrate_orders_to_3(conn: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
-_ADDS = _quote_list(ADD_CODES)
 _TRADES = _quote_list(TRADE_CODES)
-
-# Executions and cancels belong to the latest add of their order id before them
-# in the same file (ids are reused once an order is gone). One window over the
-# adds and events of the file, by order id in line order, gives each event the
-# line of that add: a running max of the add lines so far. (An ASOF join of
-# events to adds does the same with two sorts and costs 1.7 times as much.)
-_DERIVE_ORDERS = f"""
-INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
-WITH events AS (
-    SELECT line_no, type, shares, time_ns,
-           max(CASE WHEN type IN ({_ADDS}) THEN line_no END)
-               OVER (PARTITION BY order_id ORDER BY line_no ROWS UNBOUNDED PRECEDING) AS add_line
-    FROM messages WHERE file_id = $f AND type IN ({_ADDS}, 'E', 'X') /*part*/
-), per_order AS (
-    SELECT add_line,
-           coalesce(sum(shares) FILTER (WHERE type = 'E'), 0) AS executed,
-           coalesce(sum(shares) FILTER (WHERE type = 'X'), 0) AS cancelled,
-           arg_max(time_ns, line_no) AS last_time, count(*) AS events
-    FROM events WHERE type IN ('E', 'X') AND add_line IS NOT NULL GROUP BY add_line
-), adds AS (
-    SELECT line_no, order_id, symbol, side, price, shares, time_ns
-    FROM messages WHERE file_id = $f AND type IN ({_ADDS}) /*part*/
-)
-SELECT $f, a.line_no, a.order_id, a.symbol, a.side, a.price, a.shares,
-       coalesce(p.executed, 0), coalesce(p.cancelled, 0),
-       a.time_ns, coalesce(p.last_time, a.time_ns), coalesce(p.events, 0)
-FROM adds a LEFT JOIN per_order p ON p.add_line = a.line_no
-"""
-
-_DERIVE_FILLS = f"""
-INSERT INTO executions
-WITH adds AS (
-    SELECT line_no, order_id, symbol, price FROM messages
-    WHERE file_id = $f AND type IN ({_ADDS}) /*part*/
-), fills AS (
-    SELECT e.line_no, e.execution_id, e.time_ns, a.symbol, e.shares, a.price, e.type, e.order_id
-    FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id FROM messages
-          WHERE file_id = $f AND type = 'E' /*part*/) e
-    ASOF LEFT JOIN adds a ON e.order_id = a.order_id AND e.line_no > a.line_no
-)
-SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
-       execution_id IN (SELECT execution_id FROM messages WHERE file_id = $f AND type = 'B')
-FROM fills ORDER BY line_no
-"""
-
+# Trades carry their own symbol and price; executions (E) get theirs from
+# their order in pitch.derive.
 _DERIVE_TRADES = f"""
 INSERT INTO executions
 SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
@@ -272,40 +227,9 @@ SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id
 FROM messages WHERE file_id = $f AND type IN ({_TRADES}) ORDER BY line_no
 """
 
-#: Messages per pass of the derivation: a bigger file is derived in several
-#: passes, each over the order ids of one hash bucket, so that every pass sorts
-#: in memory (at 100M messages in one pass, DuckDB's sorts spill to disk and
-#: deriving takes three times as long per message).
-DERIVE_PASS_MESSAGES = 10_000_000
-_PART = "/*part*/"
-
-
-def derive_file(cur: duckdb.DuckDBPyConnection, file_id: int, messages: int = 0
-                ) -> dict[str, float]:
-    """Fill ``orders`` and ``executions`` for one file (inside the ingest transaction).
-
-    ``messages`` (the file's count) sets the number of passes. Every order and
-    its executions and cancels share an order id, so passes over disjoint
-    order-id buckets give exactly the rows of one pass. Returns the seconds
-    each table took.
-    """
-    passes = max(1, -(-messages // DERIVE_PASS_MESSAGES))
-    seconds = {"orders": 0.0, "executions": 0.0}
-    steps = [("orders", _DERIVE_ORDERS), ("executions", _DERIVE_FILLS)]
-    for k in range(passes):
-        part = f"AND order_id % {passes} = {k}" if passes > 1 else ""
-        for table, sql in steps:
-            started = time.perf_counter()
-            cur.execute(sql.replace(_PART, part), {"f": file_id})
-            seconds[table] += time.perf_counter() - started
-    started = time.perf_counter()
-    derive_trades(cur, file_id)
-    seconds["executions"] += time.perf_counter() - started
-    return seconds
-
 
 def derive_trades(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
-    """Add the file's trade messages (they carry their own symbol and price) to ``executions``."""
+    """Add the file's trade messages to ``executions`` (inside the ingest transaction)."""
     cur.execute(_DERIVE_TRADES, {"f": file_id})
 
 

@@ -10,12 +10,21 @@ import pytest
 from pitch import derive, ingest, queries
 
 
-@pytest.fixture(autouse=True, params=["numpy", "sql"])
+@pytest.fixture(autouse=True, params=["one bucket", "buckets"])
 def derivation(request, monkeypatch) -> str:
-    """Every rule holds both ways: numpy while decoding, or SQL (files beyond MAX_KEYS)."""
-    if request.param == "sql":
-        monkeypatch.setattr(derive, "MAX_KEYS", 0)
+    """Every rule holds both ways: a small file in one bucket in memory, or a big one
+    in many order-id buckets spilled to temporary files (here: tiny limits)."""
+    if request.param == "buckets":
+        spill(monkeypatch, buckets=5)
     return request.param
+
+
+def spill(monkeypatch, buckets: int) -> None:
+    """Files of ``buckets`` buckets, every row spilled to a temporary file."""
+    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False: buckets)
+    monkeypatch.setattr(derive, "MEMORY_ADDS", 1)
+    monkeypatch.setattr(derive, "MEMORY_EVENTS", 1)
+    monkeypatch.setattr(derive, "PART_ROWS", 0)  # and each bucket linked in parts
 
 
 def add(t: int, oid: str, side: str, shares: int, symbol: str, price: str) -> str:
@@ -172,38 +181,80 @@ def test_real_sample_orders(db, real_sample) -> None:
     assert db.execute("SELECT count(*) FROM executions").fetchone()[0] == 47
 
 
-def derived_rows(tmp_path, name: str, **ingest_args) -> dict[str, list]:
-    from pitch import settings, store
+# The rule stated independently, in SQL: a window over each order id's adds and
+# events in line order gives each event the line of the latest add before it.
+REFERENCE_ORDERS = """
+WITH events AS (
+    SELECT line_no, type, shares, time_ns,
+           max(CASE WHEN type IN ('A', 'd', '1') THEN line_no END)
+               OVER (PARTITION BY order_id ORDER BY line_no ROWS UNBOUNDED PRECEDING) AS add_line
+    FROM messages WHERE type IN ('A', 'd', '1', 'E', 'X')
+), per_order AS (
+    SELECT add_line,
+           coalesce(sum(shares) FILTER (WHERE type = 'E'), 0) AS executed,
+           coalesce(sum(shares) FILTER (WHERE type = 'X'), 0) AS cancelled,
+           arg_max(time_ns, line_no) AS last_time, count(*) AS events
+    FROM events WHERE type IN ('E', 'X') AND add_line IS NOT NULL GROUP BY add_line
+)
+SELECT a.file_id, a.line_no, a.order_id, a.symbol, a.side, a.price, a.shares,
+       coalesce(p.executed, 0) AS x, coalesce(p.cancelled, 0) AS c, a.shares - x - c AS r,
+       CASE WHEN r > 0 THEN 'open' WHEN x = a.shares THEN 'filled' ELSE 'cancelled' END,
+       a.time_ns, coalesce(p.last_time, a.time_ns), coalesce(p.events, 0)
+FROM messages a LEFT JOIN per_order p ON p.add_line = a.line_no
+WHERE a.type IN ('A', 'd', '1')
+"""
+REFERENCE_EXECUTIONS = """
+SELECT e.file_id, e.line_no, e.execution_id, e.time_ns, a.symbol, e.shares, a.price, e.type,
+       e.order_id, e.execution_id IN (SELECT execution_id FROM messages WHERE type = 'B')
+FROM (FROM messages WHERE type = 'E') e
+ASOF LEFT JOIN (FROM messages WHERE type IN ('A', 'd', '1')) a
+    ON e.order_id = a.order_id AND e.line_no > a.line_no
+UNION ALL
+SELECT file_id, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
+       execution_id IN (SELECT execution_id FROM messages WHERE type = 'B')
+FROM messages WHERE type IN ('P', 'r', '2')
+"""
+
+
+def derived_rows(tmp_path, name: str, path, **ingest_args) -> tuple[dict, dict]:
+    """(orders and executions as ingested, the same by the reference SQL), one file."""
+    from pitch import store
 
     conn = store.connect(tmp_path / f"{name}.duckdb")
     try:
-        ingest.ingest_path(conn, settings.SAMPLE_FILE, **ingest_args)
-        return {t: sorted(conn.execute(f"FROM {t}").fetchall(), key=repr)
-                for t in ("orders", "executions")}
+        ingest.ingest_path(conn, path, **ingest_args)
+        got = {t: sorted(conn.execute(f"FROM {t}").fetchall(), key=repr)
+               for t in ("orders", "executions")}
+        want = {t: sorted(conn.execute(sql).fetchall(), key=repr)
+                for t, sql in (("orders", REFERENCE_ORDERS),
+                               ("executions", REFERENCE_EXECUTIONS))}
+        return got, want
     finally:
         conn.close()
 
 
-@pytest.mark.parametrize("derivation", ["numpy"], indirect=True)
-def test_every_derivation_gives_the_same_rows(tmp_path, monkeypatch, derivation) -> None:
-    """numpy, SQL in one pass, SQL in 8 passes over order-id buckets, and numpy given
-    up half-way through the file (too many keys): the same rows."""
-    from pitch import store
+@pytest.mark.parametrize("derivation", ["one bucket"], indirect=True)
+@pytest.mark.parametrize("fixture", ["generated", "real"])
+def test_every_way_of_deriving_matches_the_reference_sql(tmp_path, monkeypatch, derivation,
+                                                          fixture, real_sample) -> None:
+    """One bucket in memory, one linked in parts, and 7 buckets spilled to temporary
+    files (in parts too): the rows the reference SQL gives."""
+    from pitch import settings
 
-    want = derived_rows(tmp_path, "numpy", chunk_size=50_000)  # many small batches
-    assert len(want["orders"]) > 10_000 and len(want["executions"]) > 1_000
-    assert any(row[-1] for row in want["executions"])  # broken ones too
-    assert {row[10] for row in want["orders"]} == {"open", "filled", "cancelled"}
-    passes: list[int] = []  # the passes of each SQL derivation
+    path = settings.SAMPLE_FILE if fixture == "generated" else real_sample
+    got, want = derived_rows(tmp_path, "one", path, chunk_size=50_000)  # many small batches
+    assert got == want
+    if fixture == "generated":
+        assert len(want["orders"]) > 10_000 and len(want["executions"]) > 1_000
+        assert any(row[-1] for row in want["executions"])  # broken ones too
+        assert {row[10] for row in want["orders"]} == {"open", "filled", "cancelled"}
+        assert {row[7] for row in want["executions"]} == {"E", "P", "r", "2"}
+    monkeypatch.setattr(derive, "PART_ROWS", 0)
+    assert derived_rows(tmp_path, "parts", path) == (want, want)
+    spill(monkeypatch, buckets=7)
+    assert derived_rows(tmp_path, "buckets", path, chunk_size=50_000) == (want, want)
 
-    def sql(cur, file_id, messages):
-        passes.append(-(-messages // store.DERIVE_PASS_MESSAGES))
-        return store.derive_file(cur, file_id, messages)
-    monkeypatch.setattr(ingest, "derive_file", sql)
-    assert derived_rows(tmp_path, "numpy_again") == want and passes == []
-    monkeypatch.setattr(derive, "MAX_KEYS", 20_000)  # the sample has about 48,000
-    assert derived_rows(tmp_path, "given_up", chunk_size=50_000) == want and passes == [1]
-    monkeypatch.setattr(derive, "MAX_KEYS", 0)
-    assert derived_rows(tmp_path, "sql") == want and passes == [1, 1]
-    monkeypatch.setattr(store, "DERIVE_PASS_MESSAGES", 7_000)  # 50,000 messages: 8 passes
-    assert derived_rows(tmp_path, "passes") == want and passes == [1, 1, 8]
+
+def test_a_big_file_gets_a_bucket_per_64_mb() -> None:
+    assert [derive.buckets_for(mb << 20) for mb in (1, 512, 513, 4000)] == [1, 1, 9, 63]
+    assert derive.buckets_for(200 << 20, gz=True) == 16  # a .gz holds about 5 times its size
