@@ -256,5 +256,5 @@ def test_every_way_of_deriving_matches_the_reference_sql(tmp_path, monkeypatch, 
 
 
 def test_a_big_file_gets_a_bucket_per_64_mb() -> None:
-    assert [derive.buckets_for(mb << 20) for mb in (1, 512, 513, 4000)] == [1, 1, 9, 63]
+    assert [derive.buckets_for(mb << 20) for mb in (1, 64, 65, 395, 4000)] == [1, 1, 2, 7, 63]
     assert derive.buckets_for(200 << 20, gz=True) == 16  # a .gz holds about 5 times its size
