@@ -322,14 +322,17 @@ def no_data() -> bool:
 
 def sidebar(message: str | None) -> None:
     """Database in use and its totals, on every page."""
+    # One version read for both the totals and the watch: read twice, a file
+    # landing in between left the old totals on screen with no rerun to come.
+    version = data_version()
     with st.sidebar:
-        totals = q(queries.totals)
+        totals = _cached(queries.totals.__name__, version, (), ())
         st.caption(f"Database `{store.db_path()}`")
         st.markdown("  \n".join(f"**{fmt.count(totals[k])}** {fmt.plural(totals[k], k[:-1])}"
                                  for k in ("messages", "files", "rejects")))
         if message:
             st.caption(message)
-        _watch_for_new_data(data_version())
+        _watch_for_new_data(version)
 
 
 @st.fragment(run_every="3s")

@@ -335,3 +335,24 @@ def test_one_connection_per_process_survives_clear_caches(env, monkeypatch) -> N
     assert other is not conn
     with pytest.raises(Exception):
         conn.execute("SELECT 1")  # the old file was closed, so it can be opened again
+
+
+def test_the_sidebar_watches_the_version_its_totals_came_from(monkeypatch) -> None:
+    """A file that lands between the sidebar's reads must still make the page rerun.
+
+    Reading the version twice (once for the totals, once for the watch) let the
+    watch start from the new version while the old totals stayed on screen.
+    """
+    from pitch import ui
+
+    versions = iter([(1, 1, 10, 0)] + [(2, 2, 30, 0)] * 10)  # a file lands after the first read
+    used: dict[str, tuple] = {}
+
+    def cached(name, version, args, kwargs):
+        used[name] = version
+        return {"messages": 10, "files": 1, "rejects": 0}
+    monkeypatch.setattr(ui, "data_version", lambda: next(versions))
+    monkeypatch.setattr(ui, "_cached", cached)
+    monkeypatch.setattr(ui, "_watch_for_new_data", lambda seen: used.setdefault("watch", seen))
+    ui.sidebar(None)  # bare mode: no page, the elements go nowhere
+    assert used == {"totals": (1, 1, 10, 0), "watch": (1, 1, 10, 0)}
