@@ -1,15 +1,21 @@
 """``orders`` and ``executions`` in numpy, from rows set aside while decoding.
 
 The rule: an execution or cancel belongs to the latest add of its order id
-before it in the same file (ids are reused once an order is gone). The decoder
-hands over each chunk's adds and events (executions and cancels) split into
-order-id buckets, ``order_id % buckets``; an order and all its events share a
-bucket. :class:`Lifecycles` keeps each bucket's rows (in memory up to a limit,
-then in temporary Arrow files), and :func:`insert_derived` links one bucket at
-a time (:func:`link`) and writes its orders, while DuckDB writes the previous
-one. Memory is bounded by the bucket size, which ingest chooses from the file
-size (:func:`buckets_for`). Buckets also keep each sort small enough for the
-cache: one sort of all 10M messages' keys took four times as long as 16.
+before it in the same file (ids are reused once an order is gone).
+
+- The decoder hands over each chunk's adds and events (executions and
+  cancels), split into order-id buckets (``order_id % buckets``): an order and
+  all its events share a bucket. A file up to 64 MB is one bucket.
+- :class:`Lifecycles` keeps each bucket's rows in a :class:`~pitch.spool.Spool`
+  (in memory up to a limit, then in a temporary Arrow file).
+- After the stream, :func:`link` sorts one bucket's adds and events by
+  (order id, line), in 16 parts on two threads, and sums each add's events.
+- :func:`insert_derived` writes each bucket's orders while the next one is
+  linked, then the executions with one join.
+
+Memory is bounded by a bucket, whatever the file's size. The parts keep each
+sort small enough for the cache: one sort of a 10M-message file's keys took
+four times as long as 16.
 """
 
 from __future__ import annotations
