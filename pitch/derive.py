@@ -33,7 +33,8 @@ import pyarrow as pa
 
 from .columns import ADD_SCHEMA, EVENT_SCHEMA, Batch
 from .spool import Spool
-from .store import ORDER_STORED_COLUMNS, derive_trades
+from .layouts import TRADE_CODES
+from .store import ORDER_STORED_COLUMNS, sql_list
 
 #: A file up to SINGLE_BYTES (about 1.6M messages) is one bucket, held in
 #: memory; a bigger one gets a bucket per BUCKET_BYTES (as many messages),
@@ -200,16 +201,23 @@ SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
 FROM _pitch_orders
 """
 
-_FILLS_SQL = """
+# Executions (E) take symbol and price from their add (``_pitch_fills``: the
+# line of each E and of its add); trades carry their own.
+_EXECUTIONS_SQL = f"""
 INSERT INTO executions
+WITH broken AS (SELECT execution_id FROM messages WHERE file_id = $f AND type = 'B')
 SELECT $f, e.line_no, e.execution_id, e.time_ns, o.symbol, e.shares, o.price, e.type, e.order_id,
-       e.execution_id IN (SELECT execution_id FROM messages WHERE file_id = $f AND type = 'B')
+       e.execution_id IN (FROM broken)
 FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id FROM messages_common
       WHERE file_id = $f AND type = 'E') e
 JOIN _pitch_fills f ON f.line_no = e.line_no
 LEFT JOIN (SELECT line_no, symbol, price FROM orders WHERE file_id = $f) o
        ON o.line_no = f.add_line
-ORDER BY e.line_no
+UNION ALL
+SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
+       execution_id IN (FROM broken)
+FROM messages WHERE file_id = $f AND type IN ({sql_list(TRADE_CODES)})
+ORDER BY 2
 """
 
 #: DuckDB's row group: inserting batches smaller than this costs it a merge
@@ -234,10 +242,9 @@ def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lif
     cur.register("_pitch_fills", pa.table({"line_no": line,
                                            "add_line": pa.array(add_line, mask=add_line < 0)}))
     try:
-        cur.execute(_FILLS_SQL, {"f": file_id})
+        cur.execute(_EXECUTIONS_SQL, {"f": file_id})
     finally:
         cur.unregister("_pitch_fills")
-    derive_trades(cur, file_id)
     return {"orders": ordered - started, "executions": time.perf_counter() - ordered}
 
 

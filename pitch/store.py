@@ -20,7 +20,7 @@ import duckdb
 
 from .errors import DatabaseBusyError, PitchError
 from .layouts import (COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS,
-                      MESSAGE_TYPES, SQL_TYPES, TRADE_CODES)
+                      MESSAGE_TYPES, SQL_TYPES)
 
 #: 2: messages split into messages_common + messages_other behind a view;
 #: orders lost end_line_no (computed where needed).
@@ -36,7 +36,8 @@ def db_path(path: str | os.PathLike | None = None) -> Path:
     return Path(path or os.environ.get("PITCH_DB") or DEFAULT_DB)
 
 
-def _quote_list(codes: tuple[str, ...]) -> str:
+def sql_list(codes: tuple[str, ...]) -> str:
+    """``'a', 'b'``: codes for an SQL ``IN (...)``."""
     return ", ".join(f"'{c}'" for c in codes)
 
 
@@ -171,7 +172,7 @@ def _is_version_1(conn: duckdb.DuckDBPyConnection) -> bool:
 
 def _migrate_from_1(conn: duckdb.DuckDBPyConnection) -> None:
     """Version 1 kept one wide ``messages`` table and ``orders.end_line_no``."""
-    common = _quote_list(COMMON_CODES)
+    common = sql_list(COMMON_CODES)
     conn.execute("BEGIN")
     try:
         conn.execute("ALTER TABLE messages RENAME TO messages_v1")
@@ -215,22 +216,6 @@ def _migrate_orders_to_3(conn: duckdb.DuckDBPyConnection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-_TRADES = _quote_list(TRADE_CODES)
-# Trades carry their own symbol and price; executions (E) get theirs from
-# their order in pitch.derive.
-_DERIVE_TRADES = f"""
-INSERT INTO executions
-SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
-       execution_id IN (SELECT execution_id FROM messages WHERE file_id = $f AND type = 'B')
-FROM messages WHERE file_id = $f AND type IN ({_TRADES}) ORDER BY line_no
-"""
-
-
-def derive_trades(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
-    """Add the file's trade messages to ``executions`` (inside the ingest transaction)."""
-    cur.execute(_DERIVE_TRADES, {"f": file_id})
 
 
 def delete_all(conn: duckdb.DuckDBPyConnection) -> None:
