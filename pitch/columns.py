@@ -243,28 +243,26 @@ def _table(pieces: list[_Piece], lines_before: int, schema: pa.Schema,
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _events(pieces: list[_Piece], lines_before: int) -> tuple[pa.Table, np.ndarray]:
-    """The executions and cancels of a chunk (line order within each type), and their ids."""
+def _events(pieces: list[_Piece], lines_before: int) -> pa.Table:
+    """The executions and cancels of a chunk (line order within each type)."""
     events = [p for p in pieces if p.layout.code in ("E", "X")]
     if not events:
-        return EVENT_SCHEMA.empty_table(), np.zeros(0, np.uint64)
-    ids = np.concatenate([p.values["order_id"] for p in events])
-    table = pa.Table.from_arrays([
-        pa.array(ids),
+        return EVENT_SCHEMA.empty_table()
+    return pa.Table.from_arrays([
+        pa.array(np.concatenate([p.values["order_id"] for p in events])),
         pa.array(np.concatenate([p.rows for p in events]) + (lines_before + 1)),
         pa.array(np.concatenate([p.values["shares"] for p in events])),
         pa.array(np.concatenate([p.values["time_ns"] for p in events])),
         pa.array(np.repeat(np.array([p.layout.code == "E" for p in events]),
                            [len(p.rows) for p in events])),
     ], schema=EVENT_SCHEMA)
-    return table, ids
 
 
-def _partition(table: pa.Table, ids: np.ndarray, buckets: int) -> list[pa.Table]:
-    """``table`` split by ``id % buckets``, keeping the order within each bucket."""
+def _partition(table: pa.Table, buckets: int) -> list[pa.Table]:
+    """``table`` split by ``order_id % buckets``, keeping the order within each bucket."""
     if buckets == 1:
         return [table]
-    b = (ids % np.uint64(buckets)).astype(np.uint16)
+    b = (table.column("order_id").to_numpy() % np.uint64(buckets)).astype(np.uint16)
     taken = table.take(np.argsort(b, kind="stable"))  # radix sort: 16-bit keys
     bounds = np.concatenate([[0], np.cumsum(np.bincount(b, minlength=buckets))]).tolist()
     return [taken.slice(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:])]
@@ -427,10 +425,8 @@ class Decoder:
                         slices.append(table.slice(at, len(p.rows)).select(ADD_SCHEMA.names))
                     at += len(p.rows)
             adds = pa.concat_tables(slices) if slices else ADD_SCHEMA.empty_table()
-            events, event_ids = _events(pieces, lines_before)
-            return Batch(tables[0], rejects, n, tables[1],
-                         _partition(adds, adds.column("order_id").to_numpy(), self._buckets),
-                         _partition(events, event_ids, self._buckets))
+            return Batch(tables[0], rejects, n, tables[1], _partition(adds, self._buckets),
+                         _partition(_events(pieces, lines_before), self._buckets))
         table = _table(pieces, lines_before, SCHEMA, FIELD_COLUMNS)
         order = np.argsort(table.column("line_no").to_numpy(), kind="stable")
         return Batch(table.take(order), rejects, n)  # in line order

@@ -3,7 +3,7 @@
 Written to stderr so stdout stays clean for summaries and data. On a terminal
 it redraws one line (``\\r  42% 120 MB/286 MB``); into a log or pipe it shows
 only for big files, as one line per 10 %, so logs stay short. Once the bytes
-are in, it says that orders and executions are being derived (about a third
+are in, it says that orders and executions are being derived (about a fifth
 of an ingest's time).
 """
 
