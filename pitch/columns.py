@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from .decode import decode_line
 from .errors import DecodeError
-from .layouts import (ADD_CODES, COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS, NS_PER_MS,
+from .layouts import (COMMON_CODES, COMMON_COLUMNS, LAYOUTS, NS_PER_MS, TEXT_FIELD_COLUMNS,
                       TIMESTAMP_WIDTH, TYPE_OFFSET, Kind, Layout)
 
 #: A line longer than this is rejected without being held in memory whole.
@@ -51,21 +51,13 @@ _NUMPY_TYPES = {
 
 _HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", _ARROW_TYPES[Kind.CODE])]
 
-#: Arrow schema of a batch (the ``messages`` columns the decoder fills).
-SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in FIELD_COLUMNS.items()])
+#: Arrow schema of a batch (the ``messages`` columns the text decoder fills).
+SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in TEXT_FIELD_COLUMNS.items()])
 
 #: Arrow schema of the common types' batch when the decoder splits (COMMON_CODES).
 COMMON_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind])
                                    for col, kind in COMMON_COLUMNS.items()])
 
-#: The columns of an add that ``orders`` keeps (with split=True, Batch.adds).
-ADD_COLUMNS: dict[str, Kind] = {c: FIELD_COLUMNS[c]
-                                for c in ("order_id", "side", "shares", "symbol", "price")}
-ADD_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in ADD_COLUMNS.items()])
-#: Executions (E) and cancels (X) as ``orders`` needs them (split=True, Batch.events).
-EVENT_SCHEMA = pa.schema([("order_id", pa.uint64()), ("line_no", pa.int64()),
-                          ("shares", pa.int64()), ("time_ns", pa.int64()),
-                          ("executed", pa.bool_())])
 
 
 @dataclass
@@ -88,11 +80,9 @@ class Batch:
     #: both grouped by message layout (line order within a layout), which
     #: DuckDB stores more cheaply; ``line_no`` gives the order back.
     other: pa.Table | None = None
-    #: With split=True: the adds again (as ADD_SCHEMA) and the executions and
-    #: cancels (as EVENT_SCHEMA), for ``orders``: one table per order-id bucket
-    #: (``order_id % buckets``), grouped by type as ``table`` is.
-    adds: list[pa.Table] = field(default_factory=list)
-    events: list[pa.Table] = field(default_factory=list)
+    #: With split=True: where each layout's rows are, as ``(code, in_other,
+    #: start, length)``: the rows of ``other`` (in_other) or ``table``.
+    runs: list[tuple[str, bool, int, int]] = field(default_factory=list)
 
 
 def _digits(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,31 +233,6 @@ def _table(pieces: list[_Piece], lines_before: int, schema: pa.Schema,
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _events(pieces: list[_Piece], lines_before: int) -> pa.Table:
-    """The executions and cancels of a chunk (line order within each type)."""
-    events = [p for p in pieces if p.layout.code in ("E", "X")]
-    if not events:
-        return EVENT_SCHEMA.empty_table()
-    return pa.Table.from_arrays([
-        pa.array(np.concatenate([p.values["order_id"] for p in events])),
-        pa.array(np.concatenate([p.rows for p in events]) + (lines_before + 1)),
-        pa.array(np.concatenate([p.values["shares"] for p in events])),
-        pa.array(np.concatenate([p.values["time_ns"] for p in events])),
-        pa.array(np.repeat(np.array([p.layout.code == "E" for p in events]),
-                           [len(p.rows) for p in events])),
-    ], schema=EVENT_SCHEMA)
-
-
-def _partition(table: pa.Table, buckets: int) -> list[pa.Table]:
-    """``table`` split by ``order_id % buckets``, keeping the order within each bucket."""
-    if buckets == 1:
-        return [table]
-    b = (table.column("order_id").to_numpy() % np.uint64(buckets)).astype(np.uint16)
-    taken = table.take(np.argsort(b, kind="stable"))  # radix sort: 16-bit keys
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(b, minlength=buckets))]).tolist()
-    return [taken.slice(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:])]
-
-
 class Decoder:
     """Streaming decoder of text PITCH.
 
@@ -276,9 +241,8 @@ class Decoder:
     are 1-based physical lines (blank lines count but produce nothing).
     """
 
-    def __init__(self, split: bool = False, buckets: int = 1) -> None:
+    def __init__(self, split: bool = False) -> None:
         self._split = split  # see Batch.other
-        self._buckets = buckets  # see Batch.adds
         self._tail = b""  # bytes of the line not yet complete
         self._lines = 0  # lines completed before the tail
         self._offset = 0  # stream offset of the tail's first byte
@@ -350,9 +314,7 @@ class Decoder:
 
     def _empty(self, rejects: list[Reject]) -> Batch:
         if self._split:
-            return Batch(COMMON_SCHEMA.empty_table(), rejects, 0, SCHEMA.empty_table(),
-                         [ADD_SCHEMA.empty_table()] * self._buckets,
-                         [EVENT_SCHEMA.empty_table()] * self._buckets)
+            return Batch(COMMON_SCHEMA.empty_table(), rejects, 0, SCHEMA.empty_table())
         return Batch(SCHEMA.empty_table(), rejects, 0)
 
     def _too_long(self, buf: bytes) -> Reject:
@@ -415,19 +377,15 @@ class Decoder:
         if self._split:  # grouped by type
             common = [p for p in pieces if p.layout.code in COMMON_CODES]
             other = [p for p in pieces if p.layout.code not in COMMON_CODES]
-            tables = (_table(common, lines_before, COMMON_SCHEMA, COMMON_COLUMNS),
-                      _table(other, lines_before, SCHEMA, FIELD_COLUMNS))
-            slices = []  # the adds are runs of rows of those tables: slice them
-            for group, table in zip((common, other), tables):
+            runs = []
+            for in_other, group in ((False, common), (True, other)):
                 at = 0
                 for p in group:
-                    if p.layout.code in ADD_CODES:
-                        slices.append(table.slice(at, len(p.rows)).select(ADD_SCHEMA.names))
+                    runs.append((p.layout.code, in_other, at, len(p.rows)))
                     at += len(p.rows)
-            adds = pa.concat_tables(slices) if slices else ADD_SCHEMA.empty_table()
-            return Batch(tables[0], rejects, n, tables[1], _partition(adds, self._buckets),
-                         _partition(_events(pieces, lines_before), self._buckets))
-        table = _table(pieces, lines_before, SCHEMA, FIELD_COLUMNS)
+            return Batch(_table(common, lines_before, COMMON_SCHEMA, COMMON_COLUMNS), rejects, n,
+                         _table(other, lines_before, SCHEMA, TEXT_FIELD_COLUMNS), runs)
+        table = _table(pieces, lines_before, SCHEMA, TEXT_FIELD_COLUMNS)
         order = np.argsort(table.column("line_no").to_numpy(), kind="stable")
         return Batch(table.take(order), rejects, n)  # in line order
 

@@ -3,9 +3,10 @@
 The rule: an execution or cancel belongs to the latest add of its order id
 before it in the same file (ids are reused once an order is gone).
 
-- The decoder hands over each chunk's adds and events (executions and
-  cancels), split into order-id buckets (``order_id % buckets``): an order and
-  all its events share a bucket. A file up to 64 MB is one bucket.
+- :meth:`Lifecycles.add` sets aside each decoded chunk's adds and events
+  (executions and cancels), found by their role in :mod:`pitch.layouts`, split
+  into order-id buckets (``order_id % buckets``): an order and all its events
+  share a bucket. A file up to 64 MB is one bucket.
 - :class:`Lifecycles` keeps each bucket's rows in a :class:`~pitch.spool.Spool`
   (in memory up to a limit, then in a temporary Arrow file).
 - After the stream, :func:`link` sorts one bucket's adds and events by
@@ -31,10 +32,20 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .columns import ADD_SCHEMA, EVENT_SCHEMA, Batch
+from .columns import COMMON_SCHEMA, Batch
 from .spool import Spool
-from .layouts import TRADE_CODES
+from .layouts import BREAK_CODES, EXECUTE_CODES, ROLES, TRADE_CODES, Role
 from .store import ORDER_STORED_COLUMNS, sql_list
+
+#: The columns of an add that ``orders`` keeps.
+ADD_SCHEMA = pa.schema([COMMON_SCHEMA.field(c) for c in
+                        ("line_no", "time_ns", "type", "order_id", "side", "shares", "symbol",
+                         "price")])
+#: Executions and cancels as ``orders`` needs them.
+EVENT_SCHEMA = pa.schema([("order_id", pa.uint64()), ("line_no", pa.int64()),
+                          ("shares", pa.int64()), ("time_ns", pa.int64()),
+                          ("executed", pa.bool_())])
+_EVENT_COLUMNS = EVENT_SCHEMA.names[:-1]
 
 #: A file up to SINGLE_BYTES (about 1.6M messages) is one bucket, held in
 #: memory; a bigger one gets a bucket per BUCKET_BYTES (as many messages),
@@ -75,11 +86,26 @@ class Lifecycles:
         self._next = 0
 
     def add(self, batch: Batch) -> None:
+        """Set aside the adds, executions and cancels of one decoded chunk, by bucket."""
         if self._pool is not None:
             raise RuntimeError("rows added after linking started")
-        for spools, tables in ((self.adds, batch.adds), (self.events, batch.events)):
-            for spool, table in zip(spools, tables, strict=True):
-                spool.add(table)
+        adds, events = [], []
+        for code, in_other, start, length in batch.runs:
+            role = ROLES[code]
+            if role not in (Role.ADD, Role.EXECUTE, Role.CANCEL):
+                continue
+            rows = (batch.other if in_other else batch.table).slice(start, length)
+            if role is Role.ADD:
+                adds.append(rows.select(ADD_SCHEMA.names))
+            else:
+                executed = pa.array(np.full(length, role is Role.EXECUTE))
+                events.append(rows.select(_EVENT_COLUMNS).append_column("executed", executed))
+        for spools, tables, schema in ((self.adds, adds, ADD_SCHEMA),
+                                       (self.events, events, EVENT_SCHEMA)):
+            if tables:
+                table = pa.concat_tables(tables)
+                for spool, part in zip(spools, _partition(table, self.buckets), strict=True):
+                    spool.add(part)
 
     def start(self) -> None:
         if self._pool is None:
@@ -107,6 +133,16 @@ class Lifecycles:
             self._pool.shutdown(wait=True, cancel_futures=True)
         for spool in self.adds + self.events:
             spool.close()
+
+
+def _partition(table: pa.Table, buckets: int) -> list[pa.Table]:
+    """``table`` split by ``order_id % buckets``, keeping the order within each bucket."""
+    if buckets == 1:
+        return [table]
+    b = (table.column("order_id").to_numpy() % np.uint64(buckets)).astype(np.uint16)
+    taken = table.take(np.argsort(b, kind="stable"))  # radix sort: 16-bit keys
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(b, minlength=buckets))]).tolist()
+    return [taken.slice(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:])]
 
 
 @dataclass
@@ -197,7 +233,7 @@ ORDERS_SCHEMA = pa.schema(list(ADD_SCHEMA) + [
 _ORDERS_SQL = f"""
 INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
 SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
-       time_ns, CASE WHEN events > 0 THEN last_time ELSE time_ns END, events
+       time_ns, CASE WHEN events > 0 THEN last_time ELSE time_ns END, events, 0, 0, NULL
 FROM _pitch_orders
 """
 
@@ -205,11 +241,12 @@ FROM _pitch_orders
 # line of each E and of its add); trades carry their own.
 _EXECUTIONS_SQL = f"""
 INSERT INTO executions
-WITH broken AS (SELECT execution_id FROM messages WHERE file_id = $f AND type = 'B')
+WITH broken AS (SELECT execution_id FROM messages WHERE file_id = $f
+                AND type IN ({sql_list(BREAK_CODES)}))
 SELECT $f, e.line_no, e.execution_id, e.time_ns, o.symbol, e.shares, o.price, e.type, e.order_id,
        e.execution_id IN (FROM broken)
 FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id FROM messages_common
-      WHERE file_id = $f AND type = 'E') e
+      WHERE file_id = $f AND type IN ({sql_list(EXECUTE_CODES)})) e
 JOIN _pitch_fills f ON f.line_no = e.line_no
 LEFT JOIN (SELECT line_no, symbol, price FROM orders WHERE file_id = $f) o
        ON o.line_no = f.add_line

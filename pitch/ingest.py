@@ -167,7 +167,7 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
     loading = time.perf_counter()
     reader = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
     buckets = buckets_for(size, gz)
-    stream = _Stream(_prefetch(_decode_stream(reader, fh, chunk_size, digest, buckets)), buckets)
+    stream = _Stream(_prefetch(_decode_stream(reader, fh, chunk_size, digest)), buckets)
     try:
         return _land(cur, stream, file_id, name, size, sha, digest, progress, started, loading)
     finally:
@@ -217,14 +217,13 @@ def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name:
 
 
 def _decode_stream(reader: BinaryIO, fh: BinaryIO, chunk_size: int,
-                   digest: "hashlib._Hash | None", buckets: int
-                   ) -> Iterator[tuple[Batch, int]]:
+                   digest: "hashlib._Hash | None") -> Iterator[tuple[Batch, int]]:
     """(batch, bytes of the file read so far) for each chunk, then the flush.
 
     Chunks are read here in order and decoded by DECODE_THREADS threads in
     parallel (numpy releases the GIL), at most that many chunks ahead.
     """
-    decoder = Decoder(split=True, buckets=buckets)
+    decoder = Decoder(split=True)
     ahead: collections.deque[tuple[Future, int]] = collections.deque()
     with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="pitch-decode") as pool:
         try:

@@ -1,11 +1,13 @@
 """The DuckDB database: where it lives, how to open it, its schema.
 
 The ``messages`` columns derive from :mod:`pitch.layouts`; the other tables
-are declared here. ``messages`` is a view over two tables: ``messages_common``
-holds the high-volume types (:data:`pitch.layouts.COMMON_CODES`) with only
-their own columns, ``messages_other`` every other type with every column.
-DuckDB spends write time on every stored column, even one that is all NULL,
-and the common types use 7 of the 18 field columns. ``orders`` and
+are declared here. ``messages`` is a view over three tables:
+``messages_common`` holds the high-volume text types
+(:data:`pitch.layouts.COMMON_CODES`) with only their own columns,
+``messages_other`` every other text type with every text column, and
+``messages_binary`` the binary Multicast PITCH messages with their unit,
+sequence and packet. DuckDB spends write time on every stored column, even one
+that is all NULL, and the common types use 7 of the 18 text field columns. ``orders`` and
 ``executions`` are materialised per file at ingest time (see
 :mod:`pitch.derive`), so reading them costs a scan, not a join over every
 message.
@@ -19,14 +21,16 @@ from pathlib import Path
 import duckdb
 
 from .errors import DatabaseBusyError, PitchError
-from .layouts import (COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS,
-                      MESSAGE_TYPES, SQL_TYPES)
+from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_COLUMNS,
+                      FIELD_COLUMNS, MESSAGE_TYPES, ROLES, SQL_TYPES, TEXT_FIELD_COLUMNS)
 
 #: 2: messages split into messages_common + messages_other behind a view;
 #: orders lost end_line_no (computed where needed).
 #: 3: orders.remaining_shares and orders.status are generated (virtual) columns.
+#: 4: binary PITCH: messages_binary, gaps, files.format/skipped_packets/duplicates,
+#: rejects.packet, orders.modifies/added_shares/last_price, message_types.role.
 #: Older files migrate when opened.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_DB = Path("data") / "pitch.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
@@ -47,12 +51,24 @@ _HEAD = {
     "time_ns": "BIGINT NOT NULL",
     "type": "VARCHAR NOT NULL",
 }
-#: Columns of the ``messages`` view (and of ``messages_other``).
-MESSAGE_COLUMNS: dict[str, str] = {
-    **_HEAD, **{col: SQL_TYPES[kind] for col, kind in FIELD_COLUMNS.items()}}
+#: Binary messages: the time is unknown before their unit's first Time message.
+_BINARY_HEAD = {**_HEAD, "time_ns": "BIGINT", "unit": "BIGINT", "sequence": "BIGINT",
+                "packet": "BIGINT"}
+_SEQUENCING = ("unit", "sequence", "packet")
+
+
+def _typed(columns: dict) -> dict[str, str]:
+    return {col: SQL_TYPES[kind] for col, kind in columns.items()}
+
+
+#: Columns of the ``messages`` view.
+MESSAGE_COLUMNS: dict[str, str] = {**_BINARY_HEAD, **_typed(FIELD_COLUMNS)}
+#: Columns of ``messages_other`` (every text column).
+OTHER_MESSAGE_COLUMNS: dict[str, str] = {**_HEAD, **_typed(TEXT_FIELD_COLUMNS)}
 #: Columns of ``messages_common``.
-COMMON_MESSAGE_COLUMNS: dict[str, str] = {
-    **_HEAD, **{col: SQL_TYPES[kind] for col, kind in COMMON_COLUMNS.items()}}
+COMMON_MESSAGE_COLUMNS: dict[str, str] = {**_HEAD, **_typed(COMMON_COLUMNS)}
+#: Columns of ``messages_binary``.
+BINARY_MESSAGE_COLUMNS: dict[str, str] = {**_BINARY_HEAD, **_typed(BINARY_FIELD_COLUMNS)}
 
 
 def _spec(columns: dict[str, str]) -> str:
@@ -61,38 +77,48 @@ def _spec(columns: dict[str, str]) -> str:
 TABLES: dict[str, str] = {
     "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
     "message_types": "code VARCHAR PRIMARY KEY, type_id INTEGER NOT NULL, name VARCHAR NOT NULL, "
-                     "length VARCHAR NOT NULL",
+                     "length VARCHAR NOT NULL, feed VARCHAR NOT NULL, role VARCHAR NOT NULL",
     "files": "file_id INTEGER PRIMARY KEY, name VARCHAR NOT NULL, size BIGINT NOT NULL, "
              "sha256 VARCHAR NOT NULL UNIQUE, messages BIGINT, rejects BIGINT, status VARCHAR NOT NULL, "
              "source VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, seconds DOUBLE, "
-             "first_time_ns BIGINT, last_time_ns BIGINT",
+             "first_time_ns BIGINT, last_time_ns BIGINT, format VARCHAR, "
+             "skipped_packets BIGINT DEFAULT 0, duplicates BIGINT DEFAULT 0",
     "messages_common": _spec(COMMON_MESSAGE_COLUMNS),
-    "messages_other": _spec(MESSAGE_COLUMNS),
+    "messages_other": _spec(OTHER_MESSAGE_COLUMNS),
+    "messages_binary": _spec(BINARY_MESSAGE_COLUMNS),
     "rejects": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, byte_offset BIGINT, raw BLOB, "
-               "reason VARCHAR NOT NULL",
+               "reason VARCHAR NOT NULL, packet BIGINT",
+    "gaps": "file_id INTEGER NOT NULL, unit BIGINT NOT NULL, expected_sequence BIGINT NOT NULL, "
+            "received_sequence BIGINT NOT NULL, missing BIGINT NOT NULL",
     # remaining_shares and status are computed when read: storing them cost a
     # fifth of the time of writing orders.
     "orders": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, order_id UBIGINT NOT NULL, "
               "symbol VARCHAR, side VARCHAR, price DECIMAL(18,4), shares BIGINT, "
               "executed_shares BIGINT, cancelled_shares BIGINT, "
               "remaining_shares BIGINT GENERATED ALWAYS AS "
-              "(shares - executed_shares - cancelled_shares) VIRTUAL, "
+              "(shares + added_shares - executed_shares - cancelled_shares) VIRTUAL, "
               "status VARCHAR GENERATED ALWAYS AS (CASE WHEN remaining_shares > 0 THEN 'open' "
-              "WHEN executed_shares = shares THEN 'filled' ELSE 'cancelled' END) VIRTUAL, "
-              "first_time_ns BIGINT, last_time_ns BIGINT, events BIGINT",
+              "WHEN executed_shares = shares + added_shares THEN 'filled' ELSE 'cancelled' END) "
+              "VIRTUAL, "
+              "first_time_ns BIGINT, last_time_ns BIGINT, events BIGINT, "
+              "modifies BIGINT NOT NULL DEFAULT 0, added_shares BIGINT NOT NULL DEFAULT 0, "
+              "last_price DECIMAL(18,4)",
     "executions": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, execution_id UBIGINT, "
                   "time_ns BIGINT, symbol VARCHAR, shares BIGINT, price DECIMAL(18,4), "
                   "type VARCHAR, order_id UBIGINT, broken BOOLEAN",
 }
 
 
-_COMMON_SELECT = ", ".join(
-    c if c in COMMON_MESSAGE_COLUMNS else f"NULL::{t} AS {c}" for c, t in MESSAGE_COLUMNS.items())
+def _select(stored: dict[str, str]) -> str:
+    """The ``messages`` columns from a table holding ``stored`` (NULL for the others)."""
+    return ", ".join(c if c in stored else f"NULL::{t} AS {c}" for c, t in MESSAGE_COLUMNS.items())
+
 
 #: Views (name -> SELECT). ``messages`` is the documented interface.
 VIEWS: dict[str, str] = {
-    "messages": f"SELECT {_COMMON_SELECT} FROM messages_common "
-                f"UNION ALL SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages_other",
+    "messages": f"SELECT {_select(COMMON_MESSAGE_COLUMNS)} FROM messages_common "
+                f"UNION ALL SELECT {_select(OTHER_MESSAGE_COLUMNS)} FROM messages_other "
+                f"UNION ALL SELECT {_select(BINARY_MESSAGE_COLUMNS)} FROM messages_binary",
 }
 
 
@@ -149,19 +175,23 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("CREATE SEQUENCE IF NOT EXISTS file_ids START 1")
     if _is_version_1(conn):
         _migrate_from_1(conn)
-    if _orders_stored(conn):
-        _migrate_orders_to_3(conn)
+    if _orders_stored(conn) or _lacks(conn, "orders", "modifies"):
+        _migrate_orders(conn)
+    _migrate_to_4(conn)
     for name, columns in TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     for name, select in VIEWS.items():
         conn.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     lengths: dict[str, list[int]] = {}
-    for l in LAYOUTS:
+    feeds: dict[str, str] = {}
+    for l in ALL_LAYOUTS:
         lengths.setdefault(l.code, []).append(l.length)
+        feeds[l.code] = l.feed
     for code, type_id, name in MESSAGE_TYPES:
-        conn.execute("INSERT OR REPLACE INTO message_types VALUES (?, ?, ?, ?)",
-                     [code, type_id, name, " or ".join(map(str, sorted(lengths[code])))])
+        conn.execute("INSERT OR REPLACE INTO message_types VALUES (?, ?, ?, ?, ?, ?)",
+                     [code, type_id, name, " or ".join(map(str, sorted(lengths[code]))),
+                      feeds[code], ROLES[code].value])
 
 
 def _is_version_1(conn: duckdb.DuckDBPyConnection) -> bool:
@@ -180,7 +210,7 @@ def _migrate_from_1(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(f"CREATE TABLE {name} ({TABLES[name]})")
         conn.execute(f"INSERT INTO messages_common SELECT {', '.join(COMMON_MESSAGE_COLUMNS)} "
                      f"FROM messages_v1 WHERE type IN ({common}) ORDER BY file_id, line_no")
-        conn.execute(f"INSERT INTO messages_other SELECT {', '.join(MESSAGE_COLUMNS)} "
+        conn.execute(f"INSERT INTO messages_other SELECT {', '.join(OTHER_MESSAGE_COLUMNS)} "
                      f"FROM messages_v1 WHERE type NOT IN ({common}) ORDER BY file_id, line_no")
         conn.execute("DROP TABLE messages_v1")
         conn.execute("ALTER TABLE orders DROP COLUMN IF EXISTS end_line_no")
@@ -193,7 +223,29 @@ def _migrate_from_1(conn: duckdb.DuckDBPyConnection) -> None:
 #: The columns of ``orders`` that are written (the others are generated).
 ORDER_STORED_COLUMNS = ("file_id", "line_no", "order_id", "symbol", "side", "price", "shares",
                         "executed_shares", "cancelled_shares", "first_time_ns", "last_time_ns",
-                        "events")
+                        "events", "modifies", "added_shares", "last_price")
+#: Those a version 2 or 3 file has.
+_ORDER_COLUMNS_3 = ORDER_STORED_COLUMNS[:12]
+
+
+def _lacks(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether ``table`` exists without ``column`` (an older schema)."""
+    names = [r[0] for r in conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?", [table]).fetchall()]
+    return bool(names) and column not in names
+
+
+def _migrate_to_4(conn: duckdb.DuckDBPyConnection) -> None:
+    """Version 3 had no binary PITCH: add its columns (message_types is refilled anyway)."""
+    if _lacks(conn, "message_types", "role"):
+        conn.execute("DROP TABLE message_types")
+    if _lacks(conn, "files", "format"):
+        for column in ("format VARCHAR DEFAULT 'text'", "skipped_packets BIGINT DEFAULT 0",
+                       "duplicates BIGINT DEFAULT 0"):
+            conn.execute(f"ALTER TABLE files ADD COLUMN {column}")
+    if _lacks(conn, "rejects", "packet"):
+        conn.execute("ALTER TABLE rejects ADD COLUMN packet BIGINT")
 
 
 def _orders_stored(conn: duckdb.DuckDBPyConnection) -> bool:
@@ -203,9 +255,9 @@ def _orders_stored(conn: duckdb.DuckDBPyConnection) -> bool:
     return row is not None and "GENERATED" not in row[0].upper()
 
 
-def _migrate_orders_to_3(conn: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild ``orders`` with its generated columns (DuckDB cannot add them in place)."""
-    cols = ", ".join(ORDER_STORED_COLUMNS)
+def _migrate_orders(conn: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild ``orders`` with today's generated columns (DuckDB cannot change them in place)."""
+    cols = ", ".join(_ORDER_COLUMNS_3)
     conn.execute("BEGIN")
     try:
         conn.execute("ALTER TABLE orders RENAME TO orders_v2")
@@ -218,13 +270,17 @@ def _migrate_orders_to_3(conn: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
+#: Every table holding rows of a file (``files`` last).
+FILE_TABLES = ("messages_common", "messages_other", "messages_binary", "rejects", "gaps",
+               "orders", "executions", "files")
+
+
 def delete_all(conn: duckdb.DuckDBPyConnection) -> None:
     """Empty every data table (the schema and message_types stay)."""
     cur = conn.cursor()
     cur.execute("BEGIN")
     try:
-        for table in ("messages_common", "messages_other", "rejects", "orders", "executions",
-                      "files"):
+        for table in FILE_TABLES:
             cur.execute(f"DELETE FROM {table}")
         cur.execute("COMMIT")
     except BaseException:
