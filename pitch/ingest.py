@@ -28,9 +28,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import framing
 from .columns import COMMON_SCHEMA, SCHEMA, Batch, Decoder, Reject
 from .derive import Lifecycles, buckets_for, insert_derived
 from .errors import IngestError
+from .ingest_binary import BinaryStream, binary_chunks
 from .names import safe_name
 from .spool import Spool
 
@@ -160,18 +162,42 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
           sha: str | None, source: str, progress: Progress | None, chunk_size: int,
           started: float) -> IngestResult:
     file_id = cur.execute("SELECT nextval('file_ids')").fetchone()[0]
-    cur.execute("INSERT INTO files (file_id, name, size, sha256, status, source, started_at) "
-                "VALUES (?, ?, ?, ?, 'loading', ?, ?)",
-                [file_id, name, size, sha or f"pending-{file_id}", source, _now()])
     digest = hashlib.sha256() if sha is None else None
     loading = time.perf_counter()
     reader = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
+    try:  # the container, by content: a capture, raw units, else text
+        fmt = framing.detect(_head(fh, gz)) or "text"
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(f"{name}: cannot read: {exc}") from None
+    cur.execute("INSERT INTO files (file_id, name, size, sha256, status, source, started_at, format) "
+                "VALUES (?, ?, ?, ?, 'loading', ?, ?, ?)",
+                [file_id, name, size, sha or f"pending-{file_id}", source, _now(), fmt])
     buckets = buckets_for(size, gz)
-    stream = _Stream(_prefetch(_decode_stream(reader, fh, chunk_size, digest)), buckets)
+    if fmt == "text":
+        stream: _Stream | BinaryStream = _Stream(
+            _prefetch(_decode_stream(reader, fh, chunk_size, digest)), buckets)
+    else:
+        stream = BinaryStream(_prefetch(binary_chunks(reader, fh, chunk_size, digest, fmt)),
+                              buckets)
     try:
         return _land(cur, stream, file_id, name, size, sha, digest, progress, started, loading)
     finally:
         stream.close_spools()
+
+
+#: Bytes looked at to tell the container (a pcapng section header can be long).
+HEAD_BYTES = 64 << 10
+
+
+def _head(fh: BinaryIO, gz: bool) -> bytes:
+    """The first HEAD_BYTES of the (decompressed) content; ``fh`` is left at its start."""
+    try:
+        if gz:
+            with gzip.GzipFile(fileobj=fh, mode="rb") as peek:
+                return peek.read(HEAD_BYTES)
+        return fh.read(HEAD_BYTES)
+    finally:
+        fh.seek(0)
 
 
 def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name: str,
@@ -189,12 +215,8 @@ def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name:
             _insert_spooled(cur, table, file_id, spool.reader())
     messages, n_rejects, first_reject = stream.messages, stream.rejects, stream.first_reject
     first_t, last_t = stream.first_t, stream.last_t
-    if messages == 0:
-        if first_reject:
-            r = first_reject
-            raise IngestError(f"{name}: not a PITCH file: no line is a PITCH message "
-                              f"(line {r.line_no}: {r.reason})")
-        raise IngestError(f"{name}: file has no messages (only blank lines)")
+    stream.check(name)  # raises IngestError for a file with nothing in it
+    stream.finish(cur, file_id)
     if digest:
         sha = digest.hexdigest()
         known = _known(cur, sha)
@@ -211,7 +233,7 @@ def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name:
                 "seconds = ?, first_time_ns = ?, last_time_ns = ? WHERE file_id = ?",
                 [messages, n_rejects, "ingested with rejects" if n_rejects else "ingested",
                  _now(), seconds, first_t, last_t, file_id])
-    first = f"line {first_reject.line_no}: {first_reject.reason}" if first_reject else ""
+    first = stream.where(first_reject) if first_reject else ""
     return IngestResult(name, "ingested", file_id, messages, n_rejects, size, sha, seconds, first,
                         phases)
 
@@ -292,8 +314,8 @@ def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
                 worker.join(0.01)
 
 
-def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Stream",
-                   size: int, progress: Progress | None) -> None:
+def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int,
+                   stream: "_Stream | BinaryStream", size: int, progress: Progress | None) -> None:
     """Insert every decoded batch with ONE statement, reporting progress.
 
     One INSERT reading an Arrow stream keeps DuckDB's memory flat however large
@@ -304,13 +326,13 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Strea
     exception from ``progress`` (Ctrl-C, a watcher's stop) interrupts the
     statement; the caller then rolls back.
     """
-    arrow = pa.RecordBatchReader.from_batches(COMMON_SCHEMA, stream.batches())
+    arrow = pa.RecordBatchReader.from_batches(stream.schema, stream.batches())
     cur.register("_pitch_stream", arrow)
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            cur.execute("INSERT INTO messages_common BY NAME "
+            cur.execute(f"INSERT INTO {stream.table} BY NAME "
                         "SELECT ? AS file_id, * FROM _pitch_stream", [file_id])
         except BaseException as exc:  # re-raised on the caller's thread
             failure.append(exc)
@@ -343,6 +365,8 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int, stream: "_Strea
 
 class _Stream:
     """The decoded file as Arrow batches for DuckDB, with its tallies on the side."""
+
+    table, schema = "messages_common", COMMON_SCHEMA
 
     def __init__(self, items: Generator[tuple[Batch, int], None, None], buckets: int) -> None:
         self._items = items
@@ -384,6 +408,22 @@ class _Stream:
     def close(self) -> None:
         """Stop the decoding thread (the spools stay until their rows are in)."""
         self._items.close()
+
+    def check(self, name: str) -> None:
+        """Refuse a file without a single message (nothing has been committed)."""
+        if self.messages == 0:
+            if self.first_reject:
+                r = self.first_reject
+                raise IngestError(f"{name}: not a PITCH file: no line is a PITCH message "
+                                  f"(line {r.line_no}: {r.reason})")
+            raise IngestError(f"{name}: file has no messages (only blank lines)")
+
+    def finish(self, cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
+        """Text has nothing more to store."""
+
+    @staticmethod
+    def where(reject: Reject) -> str:
+        return f"line {reject.line_no}: {reject.reason}"
 
     def close_spools(self) -> None:
         for spool in (self.other, self.reject_spool):
