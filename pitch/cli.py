@@ -216,13 +216,20 @@ def cmd_rejects(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import write_file
-
+    options = {k: getattr(args, k) for k in ("gaps", "retransmissions", "heartbeats")}
+    if args.format == "text" and any(options.values()):
+        raise PitchError("--gaps, --retransmissions and --heartbeats need --format pcap or units")
     try:
-        size = write_file(args.out, args.messages, args.seed)
+        if args.format == "text":
+            from .generate import write_file
+            size = write_file(args.out, args.messages, args.seed)
+        else:
+            from .generate_binary import write_file as write_binary
+            size = write_binary(args.out, args.format, args.messages, args.seed, **options)
     except OSError as exc:
         raise PitchError(f"{args.out}: cannot write: {exc.strerror or exc}") from None
-    print(f"{args.out}: {args.messages:,} messages, {size:,} bytes of text (seed {args.seed})")
+    what = "text" if args.format == "text" else f"binary PITCH ({args.format})"
+    print(f"{args.out}: {args.messages:,} messages, {size:,} bytes of {what} (seed {args.seed})")
     return 0
 
 
@@ -286,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="output file (.gz to compress)")
     p.add_argument("--messages", type=_non_negative, required=True, metavar="N", help="how many")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--format", choices=("text", "pcap", "units"), default="text",
+                   help="text PITCH (default), a pcap of binary Multicast PITCH, or raw "
+                        "Sequenced Units back to back")
+    for flag, what in (("gaps", "lose some units (sequence gaps)"),
+                       ("retransmissions", "send some units twice (duplicates)"),
+                       ("heartbeats", "send heartbeats (units without messages)")):
+        p.add_argument(f"--{flag}", action="store_true", help=f"binary only: {what}")
     p = command("watch", cmd_watch, "ingest every file that lands in a folder, until Ctrl-C")
     p.add_argument("dir", nargs="?", metavar="DIR", help="folder to watch (default $PITCH_INBOX "
                                                           "or data/inbox)")
