@@ -202,7 +202,9 @@ class _Generator:
         gap = (CLOSE_S - OPEN_S - 60) * NS // max(self.n, 1)
         cleared = False  # one unit clear, mid-session
         while self.count < self.n - len(self.units):
-            self.ns += self.rng.randrange(0, 2 * gap + 1)
+            # Bursty, as market data is: most messages microseconds apart, then a pause.
+            self.ns += (self.rng.randrange(0, 50_000) if self.rng.random() < 0.85
+                        else self.rng.randrange(0, int(2 * gap / 0.15) + 1))
             if not cleared and self.count >= self.n // 2:
                 cleared, u = True, self.units[0]
                 self.emit(u, 0x97)
@@ -241,7 +243,7 @@ def session(n: int, seed: int = 0, *, n_units: int = 4, gaps: bool = False,
     for i, (u, msgs) in enumerate(g.out):
         seq = u.next_sequence
         u.next_sequence += len(msgs)
-        lose = (gaps and rng.random() < 0.02 and i != last_index[u.number]
+        lose = (gaps and rng.random() < 0.05 and i != last_index[u.number]
                 and not any(r["type"] == "0x20" for _, r in msgs))
         if lose:  # never on the wire (a Time message never is lost, so times stay exact)
             runs = dropped.setdefault(u.number, [])
