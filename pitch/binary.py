@@ -15,17 +15,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .binary_reference import MAX_RAW, NS, PRICE_LIMIT, BinaryReject, decode_message
 from .columns import _ARROW_TYPES, _alpha_key, _codes_to_strings, _decimal, _keys_to_strings
-from .layouts import BINARY_FIELD_COLUMNS, BINARY_LAYOUTS, Kind, Layout
+from .layouts import (BINARY_COMMON_COLUMNS, BINARY_FIELD_COLUMNS, BINARY_LAYOUTS,
+                      BINARY_RARE_ROLES, Kind, Layout)
 
 _HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", _ARROW_TYPES[Kind.CODE]),
          ("unit", pa.int64()), ("sequence", pa.int64()), ("packet", pa.int64())]
 _TYPES = {**_ARROW_TYPES, Kind.UINT: pa.int64(), Kind.ID: pa.uint64(),
           Kind.PRICE_SHORT: pa.decimal128(18, 4), Kind.PRICE_LONG: pa.decimal128(18, 4)}
-#: Arrow schema of a binary batch (the ``messages_binary`` columns but file_id).
+#: Arrow schema of the rare types' batch (every ``messages_binary`` column but file_id).
 SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_FIELD_COLUMNS.items()])
+#: Arrow schema of the frequent types' batch: only the columns they use.
+COMMON_SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_COMMON_COLUMNS.items()])
 
 #: Layout index by (type byte, length byte); -1: not a message we know.
 _LAYOUT_AT = np.full((256, 256), -1, np.int16)
@@ -57,11 +61,12 @@ class Units:
 class BinaryBatch:
     """What one :meth:`BinaryDecoder.feed` produced."""
 
-    table: pa.Table  # valid messages, grouped by layout; line_no gives stream order
+    table: pa.Table  # the frequent types (COMMON_SCHEMA), grouped by layout; line_no gives order
+    other: pa.Table  # the rare types (SCHEMA: status, auctions, RPI, symbol mapping)
     rejects: list[BinaryReject] = field(default_factory=list)
     duplicates: int = 0
-    #: Where each layout's rows are in ``table``: (code, start, length).
-    runs: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Where each layout's rows are: (code, in_other, start, length), as in text batches.
+    runs: list[tuple[str, bool, int, int]] = field(default_factory=list)
 
 
 def _gather(a: np.ndarray, pos: np.ndarray, offset: int, width: int) -> np.ndarray:
@@ -111,162 +116,77 @@ class BinaryDecoder:
         self.duplicates = 0
 
     def feed(self, units: Units) -> BinaryBatch:
-        a = np.frombuffer(units.buf, np.uint8)
-        starts = np.asarray(units.starts, np.int64)
-        count = a[starts + 2].astype(np.int64)
-        unit_of = a[starts + 3].astype(np.int64)
-        seq0 = _uint(_gather(a, starts, 4, 4)).astype(np.int64)
-        total = int(count.sum())
-        # Message k of every unit at once: positions written in stream order.
-        first = np.cumsum(count) - count
-        pos = np.empty(total, np.int64)
-        which = np.empty(total, np.int64)  # the unit (index) of each message
-        k_of = np.empty(total, np.int64)
-        at = starts + 8
-        live = np.arange(len(starts))
-        for k in range(int(count.max()) if len(count) else 0):
-            live = live[count[live] > k]
-            dest = first[live] + k
-            pos[dest], which[dest], k_of[dest] = at[live], live, k
-            at[live] += a[at[live]]
-        unit = unit_of[which]
-        seq = seq0[which] + k_of
-        key = (unit << 40) | seq
-        # Duplicates: seen in an earlier chunk, or earlier in this one.
-        fresh = ~self._received.contains(key)
-        _, first_at = np.unique(key, return_index=True)
-        once = np.zeros(total, bool)
-        once[first_at] = True
-        keep = fresh & once
-        self._received.add(key[keep])
+        """The messages and rejects of one chunk's units (see :func:`prepare`)."""
+        return self.finish_chunk(prepare(units))
+
+    def finish_chunk(self, prep: "Prepared") -> BinaryBatch:
+        """The part of decoding that needs the stream so far: duplicates, time, line numbers.
+
+        Chunks must come in stream order; :func:`prepare` may run ahead on
+        other threads.
+        """
+        total = len(prep.key)
+        # Duplicates: seen in an earlier chunk, or earlier in this one. Usually
+        # each unit's sequences only rise within a chunk: then no sort is needed.
+        k_sorted = prep.key[prep.by_unit]
+        if np.all(k_sorted[1:] > k_sorted[:-1]):
+            once = np.ones(total, bool)
+        else:
+            _, first_at = np.unique(prep.key, return_index=True)
+            once = np.zeros(total, bool)
+            once[first_at] = True
+        keep = ~self._received.contains(prep.key) & once
+        self._received.add(prep.key[keep])
         dups = total - int(keep.sum())
         self.duplicates += dups
-        pos, which, unit, seq = pos[keep], which[keep], unit[keep], seq[keep]
-
-        length, type_byte = a[pos], a[pos + 1]
-        layout_of = _LAYOUT_AT[type_byte, length]
-        ok = layout_of >= 0
-        pieces: list[tuple[Layout, np.ndarray, dict[str, np.ndarray]]] = []
-        for i, layout in enumerate(BINARY_LAYOUTS):
-            rows = np.flatnonzero(layout_of == i)
-            if not len(rows):
-                continue
-            good, values = self._fields(a, pos[rows], layout)
-            if not good.all():
-                ok[rows[~good]] = False
-                rows = rows[good]
-                values = {c: v[good] for c, v in values.items()}
-            if len(rows):
-                pieces.append((layout, rows, values))
+        valid = prep.ok & keep
 
         # Time: the last Time message of the same unit, in stream order.
-        n = len(pos)
-        seconds = np.full(n, -1, np.int64)
-        is_time = np.zeros(n, bool)
-        for layout, rows, values in pieces:
-            if layout.type_id == _TIME:
-                seconds[rows] = values["time_ns"]
-                is_time[rows] = True
-        by_unit = np.argsort(unit, kind="stable")
-        u_sorted = unit[by_unit]
+        by_unit = prep.by_unit
+        u_sorted = prep.unit[by_unit]
         group_start = np.searchsorted(u_sorted, u_sorted, side="left")
-        idx = np.arange(n)
-        last = np.maximum.accumulate(np.where(is_time[by_unit], idx, group_start - 1)) if n else idx
-        known = last >= group_start
-        unit_seconds = np.where(known, seconds[by_unit][np.maximum(last, 0)],
+        is_time = (prep.is_time & valid)[by_unit]
+        idx = np.arange(total)
+        last = np.maximum.accumulate(np.where(is_time, idx, group_start - 1)) if total else idx
+        unit_seconds = np.where(last >= group_start, prep.seconds[by_unit][np.maximum(last, 0)],
                                 self._seconds[u_sorted])
-        base = np.empty(n, np.int64)
+        base = np.empty(total, np.int64)
         base[by_unit] = unit_seconds
-        if n:  # the state for the next chunk: each unit's last Time
+        if total:  # the state for the next chunk: each unit's last Time
             ends = np.flatnonzero(np.append(u_sorted[1:] != u_sorted[:-1], True))
             self._seconds[u_sorted[ends]] = unit_seconds[ends]
+        time = np.where(prep.is_time, prep.seconds * NS,
+                        np.where(base >= 0, base * NS + prep.offset, -1))
 
-        line_no = np.cumsum(ok) + self._lines
-        self._lines += int(ok.sum())
+        line_no = np.cumsum(valid) + self._lines
+        self._lines += int(valid.sum())
         rejects = []
-        for r in np.flatnonzero(~ok).tolist():
-            p = int(pos[r])
-            raw = units.buf[p:p + int(length[r])]
+        for r in np.flatnonzero(~prep.ok & keep).tolist():
+            u = int(prep.which[r])
+            p = int(prep.pos[r])
+            raw = prep.units.buf[p:p + int(prep.units.buf[p])]
             try:
                 decode_message(raw)
                 reason = "fast decoder rejected a message the reference decoder accepts"
             except ValueError as exc:
                 reason = str(exc)
             self._rejects += 1
-            u = int(which[r])
-            rejects.append(BinaryReject(self._rejects, int(units.packets[u]),
-                                        int(units.offsets[u]) + p - int(starts[u]),
+            rejects.append(BinaryReject(self._rejects, int(prep.units.packets[u]),
+                                        int(prep.units.offsets[u]) + p - int(prep.units.starts[u]),
                                         raw[:MAX_RAW], reason))
-        table, runs = self._table(pieces, line_no, base, unit, seq,
-                                  np.asarray(units.packets, np.int64)[which])
-        return BinaryBatch(table, rejects, dups, runs)
-
-    def _fields(self, a: np.ndarray, pos: np.ndarray, layout: Layout
-                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """(validity, column values) of the messages of one layout at ``pos``."""
-        good = np.ones(len(pos), bool)
-        values: dict[str, np.ndarray] = {}
-        for f in layout.fields:
-            block = _gather(a, pos, f.offset, f.width)
-            if f.kind in (Kind.UINT, Kind.ID, Kind.SECONDS, Kind.PRICE_SHORT, Kind.PRICE_LONG):
-                v = _uint(block)
-                if f.kind is Kind.PRICE_LONG:  # DECIMAL(18,4) holds less than a u64
-                    good &= v < PRICE_LIMIT
-                    v = np.minimum(v, PRICE_LIMIT - 1).astype(np.int64)
-                elif f.kind is Kind.PRICE_SHORT:
-                    v = v.astype(np.int64) * 100
-                elif f.kind is not Kind.ID:
-                    v = v.astype(np.int64)
-                values[f.column] = v
-                continue
-            good &= _PRINTABLE[block].all(axis=1)
-            if f.kind is Kind.CODE:
-                v = block[:, 0].copy()
-                good &= np.isin(v, np.frombuffer(f.values.encode(), np.uint8))
-            else:
-                if f.required:
-                    good &= (block != 32).any(axis=1)
-                v = block if f.width > 8 else _alpha_key(block)
-            values[f.column] = v
-        return good, values
-
-    def _table(self, pieces: list, line_no: np.ndarray, base: np.ndarray, unit: np.ndarray,
-               seq: np.ndarray, packet: np.ndarray) -> tuple[pa.Table, list[tuple[str, int, int]]]:
-        if not pieces:
-            return SCHEMA.empty_table(), []
-        rows = np.concatenate([p[1] for p in pieces])
-        sizes = [len(p[1]) for p in pieces]
-        kinds = {c: k for p in pieces for f in p[0].fields for c, k in [(f.column, f.kind)]}
-        time = np.empty(len(rows), np.int64)
-        at = 0
-        for layout, r, values in pieces:
-            if layout.type_id == _TIME:
-                time[at:at + len(r)] = values["time_ns"] * NS
-            else:
-                offset = values.get("time_offset_ns", np.zeros(len(r), np.int64))
-                b = base[r]
-                time[at:at + len(r)] = np.where(b >= 0, b * NS + offset, -1)
-            at += len(r)
-        type_codes = list(dict.fromkeys(p[0].code for p in pieces))
-        type_dict = pa.array(type_codes, pa.string())
-        type_index = np.repeat(np.array([type_codes.index(p[0].code) for p in pieces],
-                                        np.int32), sizes)
-        arrays = [pa.array(line_no[rows]), pa.array(time, mask=time < 0),
-                  pa.DictionaryArray.from_arrays(pa.array(type_index), type_dict),
-                  pa.array(unit[rows]), pa.array(seq[rows]), pa.array(packet[rows])]
-        for column, kind in BINARY_FIELD_COLUMNS.items():
-            present = [column in p[2] for p in pieces]
-            if not any(present):
-                arrays.append(pa.nulls(len(rows), SCHEMA.field(column).type))
-                continue
-            kind = kinds[column]
-            mask = None if all(present) else ~np.repeat(np.array(present), sizes)
-            arrays.append(_column(kind, [p[2].get(column) for p in pieces], sizes, mask))
-        runs, at = [], 0
-        for layout, r, _ in pieces:
-            runs.append((layout.code, at, len(r)))
-            at += len(r)
-        return pa.Table.from_arrays(arrays, schema=SCHEMA), runs
+        tables, runs = [], []
+        for in_other, (table, rows, piece_runs) in enumerate((prep.common, prep.other)):
+            kept = keep[rows]
+            table = table.set_column(0, "line_no", pa.array(line_no[rows]))
+            t = time[rows]
+            table = table.set_column(1, "time_ns", pa.array(t, mask=t < 0))
+            at = 0
+            for code, start, n in piece_runs:
+                left = int(kept[start:start + n].sum())
+                runs.append((code, bool(in_other), at, left))
+                at += left
+            tables.append(table if kept.all() else table.filter(pa.array(kept)))
+        return BinaryBatch(tables[0], tables[1], rejects, dups, runs)
 
     def finish(self) -> list[tuple[int, int, int, int]]:
         """The gaps: (unit, expected, received, missing) per run of never-received sequences."""
@@ -276,6 +196,150 @@ class BinaryDecoder:
         return [(int(hi[i] >> 40), int(hi[i] & mask) + 1, int(lo[i + 1] & mask),
                  int((lo[i + 1] & mask) - (hi[i] & mask) - 1))
                 for i in np.flatnonzero(same_unit).tolist()]
+
+
+
+
+def _fields(a: np.ndarray, pos: np.ndarray, layout: Layout
+            ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(validity, column values) of the messages of one layout at ``pos``."""
+    good = np.ones(len(pos), bool)
+    values: dict[str, np.ndarray] = {}
+    # One row of ``length`` bytes per message: a sliding-window view indexed
+    # by row copies whole rows, far cheaper than a gather per field.
+    m = sliding_window_view(a, layout.length)[pos]
+    for f in layout.fields:
+        block = m[:, f.offset:f.end]
+        if f.kind in (Kind.UINT, Kind.ID, Kind.SECONDS, Kind.PRICE_SHORT, Kind.PRICE_LONG):
+            v = _uint(block)
+            if f.kind is Kind.PRICE_LONG:  # DECIMAL(18,4) holds less than a u64
+                good &= v < PRICE_LIMIT
+                v = np.minimum(v, PRICE_LIMIT - 1).astype(np.int64)
+            elif f.kind is Kind.PRICE_SHORT:
+                v = v.astype(np.int64) * 100
+            elif f.kind is not Kind.ID:
+                v = v.astype(np.int64)
+            values[f.column] = v
+            continue
+        for j in range(f.width):  # column by column: cheaper than .all(axis=1)
+            good &= _PRINTABLE[block[:, j]]
+        if f.kind is Kind.CODE:
+            v = block[:, 0].copy()
+            good &= np.isin(v, np.frombuffer(f.values.encode(), np.uint8))
+        else:
+            if f.required:
+                good &= (block != 32).any(axis=1)
+            v = block if f.width > 8 else _alpha_key(block)
+        values[f.column] = v
+    return good, values
+
+@dataclass
+class Prepared:
+    """One chunk decoded as far as it can be alone (see :func:`prepare`)."""
+
+    units: Units
+    pos: np.ndarray  # of each message in units.buf, in stream order
+    which: np.ndarray  # its unit's index in the chunk
+    unit: np.ndarray  # its matching-engine unit
+    key: np.ndarray  # unit << 40 | sequence
+    by_unit: np.ndarray  # a stable order of the messages by unit
+    ok: np.ndarray  # of a known layout with every field in its domain
+    is_time: np.ndarray  # a Time message (seconds in ``seconds``)
+    seconds: np.ndarray
+    offset: np.ndarray  # the Time Offset (0 where none)
+    #: (table, message index of each row, runs (code, start, length)) for the
+    #: frequent and the rare types; line_no and time_ns are filled later.
+    common: tuple[pa.Table, np.ndarray, list[tuple[str, int, int]]]
+    other: tuple[pa.Table, np.ndarray, list[tuple[str, int, int]]]
+
+
+def prepare(units: Units) -> Prepared:
+    """Frame the messages of a chunk's units and read every field, touching no state.
+
+    Pure, so chunks may be prepared on several threads at once (numpy releases
+    the GIL); :meth:`BinaryDecoder.finish_chunk` then applies the stream's order.
+    """
+    a = np.frombuffer(units.buf, np.uint8)
+    starts = np.asarray(units.starts, np.int64)
+    count = a[starts + 2].astype(np.int64)
+    seq0 = _uint(_gather(a, starts, 4, 4)).astype(np.int64)
+    total = int(count.sum())
+    # Message k of every unit at once: positions written in stream order.
+    first = np.cumsum(count) - count
+    which = np.repeat(np.arange(len(starts)), count)
+    pos = np.empty(total, np.int64)
+    at = starts + 8
+    live = np.arange(len(starts))
+    for k in range(int(count.max()) if len(count) else 0):
+        live = live[count[live] > k]
+        here = at[live]
+        pos[first[live] + k] = here
+        at[live] = here + a[here]
+    unit = a[starts + 3].astype(np.int64)[which]
+    seq = seq0[which] + (np.arange(total) - first[which])
+    layout_of = _LAYOUT_AT[a[pos + 1], a[pos]]
+    ok = layout_of >= 0
+    pieces: list[tuple[Layout, np.ndarray, dict[str, np.ndarray]]] = []
+    for i, layout in enumerate(BINARY_LAYOUTS):
+        rows = np.flatnonzero(layout_of == i)
+        if not len(rows):
+            continue
+        good, values = _fields(a, pos[rows], layout)
+        if not good.all():
+            ok[rows[~good]] = False
+            rows = rows[good]
+            values = {c: v[good] for c, v in values.items()}
+        if len(rows):
+            pieces.append((layout, rows, values))
+    seconds = np.zeros(total, np.int64)
+    offset = np.zeros(total, np.int64)
+    is_time = np.zeros(total, bool)
+    for layout, rows, values in pieces:
+        if layout.type_id == _TIME:
+            seconds[rows] = values["time_ns"]
+            is_time[rows] = True
+        elif "time_offset_ns" in values:
+            offset[rows] = values["time_offset_ns"]
+    packet = np.asarray(units.packets, np.int64)[which]
+    common = [p for p in pieces if p[0].role not in BINARY_RARE_ROLES]
+    rare = [p for p in pieces if p[0].role in BINARY_RARE_ROLES]
+    return Prepared(units, pos, which, unit, (unit << 40) | seq,
+                    np.argsort(unit.astype(np.uint8), kind="stable"), ok, is_time, seconds,
+                    offset, _table(common, COMMON_SCHEMA, unit, seq, packet),
+                    _table(rare, SCHEMA, unit, seq, packet))
+
+def _table(pieces: list, schema: pa.Schema, unit: np.ndarray, seq: np.ndarray,
+           packet: np.ndarray) -> tuple[pa.Table, np.ndarray, list[tuple[str, int, int]]]:
+    """(table, message index of each row, runs) of the pieces, piece after piece.
+
+    Grouped by layout, since DuckDB stores runs of one type and of NULLs more
+    cheaply; line_no (then time_ns) give the stream order back. They are
+    placeholders here, set by :meth:`BinaryDecoder.finish_chunk`.
+    """
+    if not pieces:
+        return schema.empty_table(), np.zeros(0, np.int64), []
+    rows = np.concatenate([p[1] for p in pieces])
+    sizes = [len(p[1]) for p in pieces]
+    kinds = {f.column: f.kind for p in pieces for f in p[0].fields}
+    type_codes = list(dict.fromkeys(p[0].code for p in pieces))
+    type_index = np.repeat(np.array([type_codes.index(p[0].code) for p in pieces], np.int32),
+                           sizes)
+    placeholder = pa.nulls(len(rows), pa.int64())
+    arrays = [placeholder, placeholder,
+              pa.DictionaryArray.from_arrays(pa.array(type_index), pa.array(type_codes)),
+              pa.array(unit[rows]), pa.array(seq[rows]), pa.array(packet[rows])]
+    for column in schema.names[len(_HEAD):]:
+        present = [column in p[2] for p in pieces]
+        if not any(present):
+            arrays.append(pa.nulls(len(rows), schema.field(column).type))
+            continue
+        mask = None if all(present) else ~np.repeat(np.array(present), sizes)
+        arrays.append(_column(kinds[column], [p[2].get(column) for p in pieces], sizes, mask))
+    runs, at = [], 0
+    for layout, r, _ in pieces:
+        runs.append((layout.code, at, len(r)))
+        at += len(r)
+    return pa.Table.from_arrays(arrays, schema=schema), rows, runs
 
 
 def _column(kind: Kind, parts: list, sizes: list[int], mask: np.ndarray | None) -> pa.Array:
@@ -289,7 +353,10 @@ def _column(kind: Kind, parts: list, sizes: list[int], mask: np.ndarray | None) 
                 bytes(row).decode("ascii").rstrip(" ") for row in p]
         return pa.array(words, pa.string()).dictionary_encode()
     dtype = {Kind.ALPHA: np.uint64, Kind.CODE: np.uint8, Kind.ID: np.uint64}.get(kind, np.int64)
-    values = np.concatenate([np.zeros(s, dtype) if p is None else p.astype(dtype, copy=False)
+    # Where a piece lacks the column the values are masked: any will do, but an
+    # alpha key must decode, so those are zeros (the empty string).
+    fill = np.zeros if kind is Kind.ALPHA else np.empty
+    values = np.concatenate([fill(s, dtype) if p is None else p.astype(dtype, copy=False)
                              for p, s in zip(parts, sizes)])
     if kind in (Kind.PRICE_SHORT, Kind.PRICE_LONG):
         return _decimal(values, present)

@@ -210,7 +210,7 @@ def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name:
         stream.close()
     if stream.error is not None:
         raise IngestError(f"{name}: cannot read: {stream.error}")
-    for table, spool in (("messages_other", stream.other), ("rejects", stream.reject_spool)):
+    for table, spool in ((stream.other_table, stream.other), ("rejects", stream.reject_spool)):
         if spool:
             _insert_spooled(cur, table, file_id, spool.reader())
     messages, n_rejects, first_reject = stream.messages, stream.rejects, stream.first_reject
@@ -366,7 +366,7 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int,
 class _Stream:
     """The decoded file as Arrow batches for DuckDB, with its tallies on the side."""
 
-    table, schema = "messages_common", COMMON_SCHEMA
+    table, schema, other_table = "messages_common", COMMON_SCHEMA, "messages_other"
 
     def __init__(self, items: Generator[tuple[Batch, int], None, None], buckets: int) -> None:
         self._items = items

@@ -10,9 +10,11 @@ frames, duplicates and gaps. Memory is bounded by the chunk size.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import queue
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO, Generator, Iterator
 
@@ -26,8 +28,11 @@ from .derive import Lifecycles
 from .errors import IngestError
 from .spool import Spool
 
-#: Rejects kept in memory before they go to a temporary file.
+#: Rows kept in memory before they go to a temporary file.
 SPOOL_REJECTS = 20_000
+SPOOL_OTHER = 200_000
+#: Threads reading fields (each holds one chunk in flight).
+DECODE_THREADS = 2
 
 REJECT_SCHEMA = pa.schema([("line_no", pa.int64()), ("byte_offset", pa.int64()),
                            ("raw", pa.binary()), ("reason", pa.string()),
@@ -53,19 +58,39 @@ def binary_chunks(reader: BinaryIO, fh: BinaryIO, chunk_size: int,
     """(chunk, bytes of the file read so far) for each chunk, then the end of the stream."""
     framer = framing.Framer(fmt)
     decoder = binary.BinaryDecoder()
+    ahead: collections.deque[tuple[Future, framing.Batch, int]] = collections.deque()
 
-    def decode(framed: framing.Batch) -> Chunk:
-        units = binary.Units(framed.data, framed.start, framed.packet, framed.offset)
-        return Chunk(decoder.feed(units), tuple(framed.problems), len(framed))
+    def done(item: tuple[Future, framing.Batch, int]) -> tuple[Chunk, int]:
+        future, framed, read = item
+        return Chunk(decoder.finish_chunk(future.result()), tuple(framed.problems),
+                     len(framed)), read
 
-    while block := reader.read(chunk_size):
-        if digest:
-            digest.update(block)
-        yield decode(framer.feed(block)), fh.tell()
-    last = decode(framer.close())
+    # Framing walks records in Python; reading the fields of each chunk's units
+    # runs on DECODE_THREADS threads (numpy releases the GIL), in order after.
+    with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="pitch-binary") as pool:
+        try:
+            while block := reader.read(chunk_size):
+                if digest:
+                    digest.update(block)
+                framed = framer.feed(block)
+                ahead.append((pool.submit(binary.prepare, _units(framed)), framed, fh.tell()))
+                if len(ahead) >= DECODE_THREADS:
+                    yield done(ahead.popleft())
+            framed = framer.close()
+            ahead.append((pool.submit(binary.prepare, _units(framed)), framed, fh.tell()))
+            while len(ahead) > 1:
+                yield done(ahead.popleft())
+            last, read = done(ahead.popleft())
+        finally:
+            for future, _, _ in ahead:
+                future.cancel()
     last.gaps = decoder.finish()
     last.skipped = dict(framer.skipped)
-    yield last, fh.tell()
+    yield last, read
+
+
+def _units(framed: framing.Batch) -> binary.Units:
+    return binary.Units(framed.data, framed.start, framed.packet, framed.offset)
 
 
 class BinaryStream:
@@ -74,7 +99,7 @@ class BinaryStream:
     The same interface as the text stream of :mod:`pitch.ingest`.
     """
 
-    table, schema = "messages_binary", binary.SCHEMA
+    table, schema, other_table = "messages_binary", binary.COMMON_SCHEMA, "messages_binary"
 
     def __init__(self, items: Generator[tuple[Chunk, int], None, None], buckets: int) -> None:
         self._items = items
@@ -84,7 +109,7 @@ class BinaryStream:
         self.last_t: int | None = None
         self.error: BaseException | None = None
         self.reject_spool = Spool(REJECT_SCHEMA, SPOOL_REJECTS)
-        self.other = None  # binary messages all go to one table
+        self.other = Spool(binary.SCHEMA, SPOOL_OTHER)  # the rare types, inserted after
         self.gaps: list[tuple[int, int, int, int]] = []
         self.skipped: dict[str, int] = {}
         self.lifecycles = Lifecycles(buckets)
@@ -93,16 +118,18 @@ class BinaryStream:
     def batches(self) -> Iterator[pa.RecordBatch]:
         try:
             for chunk, done in self._items:
-                table = chunk.batch.table
                 self.units += chunk.units
                 self.duplicates += chunk.batch.duplicates
-                if table.num_rows:
-                    self.messages += table.num_rows
-                    lo, hi = (v.as_py() for v in pc.min_max(table.column("time_ns")).values())
-                    if lo is not None:
-                        self.first_t = lo if self.first_t is None else min(self.first_t, lo)
-                        self.last_t = hi if self.last_t is None else max(self.last_t, hi)
-                    yield from table.to_batches()
+                for table in (chunk.batch.table, chunk.batch.other):
+                    if table.num_rows:
+                        self.messages += table.num_rows
+                        lo, hi = (v.as_py() for v in pc.min_max(table.column("time_ns")).values())
+                        if lo is not None:
+                            self.first_t = lo if self.first_t is None else min(self.first_t, lo)
+                            self.last_t = hi if self.last_t is None else max(self.last_t, hi)
+                self.other.add(chunk.batch.other)
+                if chunk.batch.table.num_rows:
+                    yield from chunk.batch.table.to_batches()
                 self._reject(chunk)
                 if chunk.gaps is not None:
                     self.gaps, self.skipped = chunk.gaps, chunk.skipped
@@ -163,4 +190,5 @@ class BinaryStream:
 
     def close_spools(self) -> None:
         self.reject_spool.close()
+        self.other.close()
         self.lifecycles.close()

@@ -426,6 +426,16 @@ def _common_codes() -> tuple[str, ...]:
     return tuple(shortest[r].code for r in HIGH_VOLUME_ROLES)
 
 
+#: The binary types that are not high-volume (status, auctions, RPI, symbol mapping):
+#: the binary decoder hands them over apart, so the frequent ones carry fewer columns.
+BINARY_RARE_ROLES = (Role.STATUS, Role.AUCTION_UPDATE, Role.AUCTION_SUMMARY, Role.RPI,
+                     Role.SYMBOL_MAPPING)
+#: Field columns the frequent binary types use, in BINARY_FIELD_COLUMNS order.
+BINARY_COMMON_COLUMNS: dict[str, Kind] = {
+    col: kind for col, kind in BINARY_FIELD_COLUMNS.items()
+    if any(f.column == col for l in BINARY_LAYOUTS if l.role not in BINARY_RARE_ROLES
+           for f in l.fields)}
+
 #: The high-volume text types (clears, adds, executions, cancels, trades, breaks).
 #: They are stored in a narrow table holding only their own columns, since
 #: every stored column costs DuckDB write time even when it is all NULL; the

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pitch.binary import SCHEMA, BinaryDecoder, Units
+from pitch.binary import COMMON_SCHEMA, SCHEMA, BinaryDecoder, Units
 from pitch.binary_encode import encode, message, unit
 from pitch.binary_reference import NS, Unit, decode_units
 from pitch.layouts import BINARY_LAYOUTS, BINARY_LENGTHS, Kind
@@ -45,8 +45,8 @@ def fast(units: list[Unit], chunks: int = 1) -> tuple[list[dict], list, int, lis
         starts = np.cumsum([0] + [len(u.payload) for u in part])[:-1]
         batch = dec.feed(Units(buf, starts, np.array([u.packet for u in part], np.int64),
                                np.array([u.offset for u in part], np.int64)))
-        assert batch.table.schema == SCHEMA
-        rows += batch.table.to_pylist()
+        assert (batch.table.schema, batch.other.schema) == (COMMON_SCHEMA, SCHEMA)
+        rows += batch.table.to_pylist() + batch.other.to_pylist()
         rejects += batch.rejects
     rows.sort(key=lambda r: r["line_no"])
     return rows, rejects, dec.duplicates, dec.finish()
