@@ -32,7 +32,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .columns import COMMON_SCHEMA, Batch
+from .columns import COMMON_SCHEMA, Batch, _decimal
 from .spool import Spool
 from .layouts import BREAK_CODES, EXECUTE_CODES, ROLES, TRADE_CODES, Role
 from .store import ORDER_STORED_COLUMNS, sql_list
@@ -73,22 +73,38 @@ class Lifecycles:
 
     :meth:`start` once the last batch is in begins linking buckets in the
     background (it overlaps DuckDB's end of the messages insert); :meth:`linked`
-    gives them in bucket order.
+    gives them in bucket order. This is text's; :mod:`pitch.derive_binary`
+    has binary PITCH's, with the statements that write each.
     """
+
+    add_schema, event_schema = ADD_SCHEMA, EVENT_SCHEMA
 
     def __init__(self, buckets: int) -> None:
         self.buckets = buckets
         adds, events = ((MEMORY_ADDS, MEMORY_EVENTS) if buckets > 1 else (1 << 62, 1 << 62))
-        self.adds = [Spool(ADD_SCHEMA, max(1, adds // buckets)) for _ in range(buckets)]
-        self.events = [Spool(EVENT_SCHEMA, max(1, events // buckets)) for _ in range(buckets)]
+        self.adds = [Spool(self.add_schema, max(1, adds // buckets)) for _ in range(buckets)]
+        self.events = [Spool(self.event_schema, max(1, events // buckets))
+                       for _ in range(buckets)]
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: collections.deque[Future[Linked]] = collections.deque()
         self._next = 0
 
     def add(self, batch: Batch) -> None:
-        """Set aside the adds, executions and cancels of one decoded chunk, by bucket."""
+        """Set aside the adds and events of one decoded chunk, by bucket."""
         if self._pool is not None:
             raise RuntimeError("rows added after linking started")
+        adds, events, everywhere = self._split(batch)
+        for spools, tables in ((self.adds, adds), (self.events, events)):
+            if tables:
+                table = pa.concat_tables(tables)
+                for spool, part in zip(spools, _partition(table, self.buckets), strict=True):
+                    spool.add(part)
+        for table in everywhere:  # events of no one order (unit clears): every bucket's
+            for spool in self.events:
+                spool.add(table)
+
+    def _split(self, batch: Batch) -> tuple[list[pa.Table], list[pa.Table], list[pa.Table]]:
+        """(adds, events by order id, events for every bucket) of a chunk: text's roles."""
         adds, events = [], []
         for code, in_other, start, length in batch.runs:
             role = ROLES[code]
@@ -100,12 +116,7 @@ class Lifecycles:
             else:
                 executed = pa.array(np.full(length, role is Role.EXECUTE))
                 events.append(rows.select(_EVENT_COLUMNS).append_column("executed", executed))
-        for spools, tables, schema in ((self.adds, adds, ADD_SCHEMA),
-                                       (self.events, events, EVENT_SCHEMA)):
-            if tables:
-                table = pa.concat_tables(tables)
-                for spool, part in zip(spools, _partition(table, self.buckets), strict=True):
-                    spool.add(part)
+        return adds, events, []
 
     def start(self) -> None:
         if self._pool is None:
@@ -152,6 +163,7 @@ class Linked:
     orders: pa.Table  # ADD_SCHEMA + executed, cancelled, last_time (-1: none), events
     fill_line: np.ndarray  # line of each execution (E) of the bucket
     fill_add_line: np.ndarray  # line of its add; -1 when no add precedes it
+    fill_price: np.ndarray | None = None  # binary: its price in ten-thousandths; -1 unknown
 
 
 def link(adds: pa.Table, events: pa.Table) -> Linked:
@@ -262,36 +274,45 @@ ORDER BY 2
 ROW_GROUP = 122_880
 
 
+Lifecycles.orders_schema = ORDERS_SCHEMA
+Lifecycles.orders_sql = _ORDERS_SQL
+Lifecycles.executions_sql = _EXECUTIONS_SQL
+
+
 def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lifecycles
                    ) -> dict[str, float]:
     """Fill ``orders`` and ``executions`` for one file; the seconds each took."""
     started = time.perf_counter()
-    fills: list[tuple[np.ndarray, np.ndarray]] = []
-    stream = pa.RecordBatchReader.from_batches(ORDERS_SCHEMA, _orders(lifecycles, fills))
+    fills: list[Linked] = []
+    stream = pa.RecordBatchReader.from_batches(lifecycles.orders_schema,
+                                               _orders(lifecycles, fills))
     cur.register("_pitch_orders", stream)
     try:
-        cur.execute(_ORDERS_SQL, {"f": file_id})
+        cur.execute(lifecycles.orders_sql, {"f": file_id})
     finally:
         cur.unregister("_pitch_orders")
     ordered = time.perf_counter()
-    line = np.concatenate([f[0] for f in fills] or [np.zeros(0, np.int64)])
-    add_line = np.concatenate([f[1] for f in fills] or [np.zeros(0, np.int64)])
-    cur.register("_pitch_fills", pa.table({"line_no": line,
-                                           "add_line": pa.array(add_line, mask=add_line < 0)}))
+    line = np.concatenate([f.fill_line for f in fills] or [np.zeros(0, np.int64)])
+    add_line = np.concatenate([f.fill_add_line for f in fills] or [np.zeros(0, np.int64)])
+    table = {"line_no": line, "add_line": pa.array(add_line, mask=add_line < 0)}
+    if fills and fills[0].fill_price is not None:
+        price = np.concatenate([f.fill_price for f in fills])
+        table["price"] = _decimal(price, price >= 0)
+    cur.register("_pitch_fills", pa.table(table))
     try:
-        cur.execute(_EXECUTIONS_SQL, {"f": file_id})
+        cur.execute(lifecycles.executions_sql, {"f": file_id})
     finally:
         cur.unregister("_pitch_fills")
     return {"orders": ordered - started, "executions": time.perf_counter() - ordered}
 
 
-def _orders(lifecycles: Lifecycles, fills: list[tuple[np.ndarray, np.ndarray]]
-            ) -> Iterator[pa.RecordBatch]:
+def _orders(lifecycles: Lifecycles, fills: list[Linked]) -> Iterator[pa.RecordBatch]:
     """Every bucket's orders, in batches of at least two row groups."""
     pending: list[pa.Table] = []
     rows = 0
     for got in lifecycles.linked():
-        fills.append((got.fill_line, got.fill_add_line))
+        fills.append(Linked(got.orders.slice(0, 0), got.fill_line, got.fill_add_line,
+                            got.fill_price))
         pending.append(got.orders)
         rows += got.orders.num_rows
         if rows >= 2 * ROW_GROUP:

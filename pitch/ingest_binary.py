@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from . import binary, framing
 from .binary_reference import BinaryReject
-from .derive import Lifecycles
+from .derive_binary import BinaryLifecycles
 from .errors import IngestError
 from .spool import Spool
 
@@ -112,7 +112,7 @@ class BinaryStream:
         self.other = Spool(binary.SCHEMA, SPOOL_OTHER)  # the rare types, inserted after
         self.gaps: list[tuple[int, int, int, int]] = []
         self.skipped: dict[str, int] = {}
-        self.lifecycles = Lifecycles(buckets)
+        self.lifecycles = BinaryLifecycles(buckets)
         self.progress: queue.Queue[int | None] = queue.Queue()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
@@ -128,6 +128,7 @@ class BinaryStream:
                             self.first_t = lo if self.first_t is None else min(self.first_t, lo)
                             self.last_t = hi if self.last_t is None else max(self.last_t, hi)
                 self.other.add(chunk.batch.other)
+                self.lifecycles.add(chunk.batch)
                 if chunk.batch.table.num_rows:
                     yield from chunk.batch.table.to_batches()
                 self._reject(chunk)

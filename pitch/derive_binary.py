@@ -1,0 +1,150 @@
+"""``orders`` and ``executions`` of a binary Multicast PITCH file.
+
+The same bucketed pipeline as text (:class:`pitch.derive.Lifecycles`: order-id
+buckets spilled to temporary files, linked one at a time while DuckDB writes
+the previous one), with binary's richer events applied by the order-state
+engine :func:`pitch.lifecycle.replay`: executions at the order's current price
+or at their own with a remaining quantity, reductions, modifies (counted, with
+the price after the last one), deletes, and unit clears, which go to every
+bucket since they cancel every open order of their unit whatever its id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from . import binary, lifecycle
+from .binary import BinaryBatch
+from .derive import Linked, Lifecycles
+from .layouts import BREAK_CODES, EXECUTE_CODES, ROLES, TRADE_CODES, Role
+from .store import ORDER_STORED_COLUMNS, sql_list
+
+ADD_SCHEMA = pa.schema([binary.COMMON_SCHEMA.field(c) for c in (
+    "line_no", "time_ns", "type", "order_id", "side", "shares", "symbol", "price", "unit")])
+_EVENT_COLUMNS = ("order_id", "line_no", "shares", "time_ns", "price", "remaining_shares",
+                  "unit")
+EVENT_SCHEMA = pa.schema([binary.COMMON_SCHEMA.field(c) for c in _EVENT_COLUMNS]
+                         + [pa.field("role", pa.uint8())])
+ORDERS_SCHEMA = pa.schema(list(ADD_SCHEMA) + [
+    pa.field(n, pa.int64()) for n in ("executed", "cancelled", "last_time", "events",
+                                      "modifies", "added")] + [
+    pa.field("last_price", pa.decimal128(18, 4))])
+
+_ORDER_ROLES = (Role.EXECUTE, Role.EXECUTE_AT_PRICE, Role.CANCEL, Role.MODIFY, Role.DELETE)
+_EXECUTION_ROLES = (lifecycle.ROLE_IDS[Role.EXECUTE], lifecycle.ROLE_IDS[Role.EXECUTE_AT_PRICE])
+
+_ORDERS_SQL = f"""
+INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
+SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled, time_ns,
+       CASE WHEN events > 0 THEN nullif(last_time, -1) ELSE time_ns END, events, modifies, added,
+       CASE WHEN modifies > 0 THEN last_price END
+FROM _pitch_orders
+"""
+
+# Executions take their order's symbol, and the price replay found (the
+# order's price at that moment, or their own); trades carry both.
+_EXECUTIONS_SQL = f"""
+INSERT INTO executions
+WITH broken AS (SELECT execution_id FROM messages_binary WHERE file_id = $f
+                AND type IN ({sql_list(BREAK_CODES)}))
+SELECT $f, e.line_no, e.execution_id, e.time_ns, o.symbol, e.shares, coalesce(f.price, e.price),
+       e.type, e.order_id, e.execution_id IN (FROM broken)
+FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id, price FROM messages_binary
+      WHERE file_id = $f AND type IN ({sql_list(EXECUTE_CODES)})) e
+JOIN _pitch_fills f ON f.line_no = e.line_no
+LEFT JOIN (SELECT line_no, symbol FROM orders WHERE file_id = $f) o ON o.line_no = f.add_line
+UNION ALL
+SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
+       execution_id IN (FROM broken)
+FROM messages_binary WHERE file_id = $f AND type IN ({sql_list(TRADE_CODES)})
+ORDER BY 2
+"""
+
+
+def _ticks(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """DECIMAL(18,4) values as int64 ten-thousandths; -1 where NULL."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not len(arr):
+        return np.zeros(0, np.int64)
+    words = np.frombuffer(arr.buffers()[1], np.int64)[2 * arr.offset:2 * (arr.offset + len(arr))]
+    values = words[::2].copy()  # the low word holds the value: prices fit in 64 bits
+    if arr.null_count:
+        values[arr.is_null().to_numpy(zero_copy_only=False)] = -1
+    return values
+
+
+def _ints(column: pa.ChunkedArray, missing: int = -1) -> np.ndarray:
+    arr = column.combine_chunks()
+    if arr.null_count:
+        arr = arr.fill_null(missing)
+    return arr.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def _side_codes(column: pa.ChunkedArray) -> np.ndarray:
+    arr = column.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        lut = np.array([ord(c) for c in arr.dictionary.to_pylist()] or [0], np.uint8)
+        return lut[arr.indices.to_numpy(zero_copy_only=False)]
+    return np.array([ord(c) for c in arr.to_pylist()], np.uint8)
+
+
+class BinaryLifecycles(Lifecycles):
+    """Binary PITCH's adds and events by bucket, linked by :func:`pitch.lifecycle.replay`."""
+
+    add_schema, event_schema = ADD_SCHEMA, EVENT_SCHEMA
+    orders_schema, orders_sql, executions_sql = ORDERS_SCHEMA, _ORDERS_SQL, _EXECUTIONS_SQL
+
+    def _split(self, batch: BinaryBatch) -> tuple[list[pa.Table], list[pa.Table], list[pa.Table]]:
+        adds, events, clears = [], [], []
+        for code, in_other, start, length in batch.runs:
+            role = ROLES[code]
+            if role is not Role.ADD and role not in _ORDER_ROLES and role is not Role.CLEAR_UNIT:
+                continue
+            rows = (batch.other if in_other else batch.table).slice(start, length)
+            if role is Role.ADD:
+                adds.append(rows.select(ADD_SCHEMA.names))
+                continue
+            table = rows.select(_EVENT_COLUMNS).append_column(
+                "role", pa.array(np.full(length, lifecycle.ROLE_IDS[role], np.uint8)))
+            (clears if role is Role.CLEAR_UNIT else events).append(table)
+        return adds, events, clears
+
+    def _link(self, k: int) -> Linked:
+        return link(self.adds[k].reader().read_all(), self.events[k].reader().read_all())
+
+
+def link(adds: pa.Table, events: pa.Table) -> Linked:
+    """Replay one bucket: its orders with their lifecycle columns, its executions' orders."""
+    adds = adds.sort_by("line_no")
+    events = events.sort_by("line_no")
+    got = lifecycle.replay(
+        lifecycle.Adds.build(
+            line_no=_ints(adds.column("line_no")), order_id=adds.column("order_id").to_numpy(),
+            side=_side_codes(adds.column("side")), shares=_ints(adds.column("shares")),
+            price=_ticks(adds.column("price")), unit=_ints(adds.column("unit")),
+            time_ns=_ints(adds.column("time_ns"))),
+        lifecycle.Events.build(
+            line_no=_ints(events.column("line_no")),
+            order_id=events.column("order_id").combine_chunks().fill_null(0).to_numpy(),
+            role=events.column("role").to_numpy(), shares=_ints(events.column("shares"), 0),
+            price=_ticks(events.column("price")),
+            remaining=_ints(events.column("remaining_shares")),
+            unit=_ints(events.column("unit")), time_ns=_ints(events.column("time_ns"))))
+    orders = adds
+    for name, values in (("executed", got.executed), ("cancelled", got.cancelled),
+                         ("last_time", got.last_time), ("events", got.events),
+                         ("modifies", got.modifies), ("added", got.added)):
+        orders = orders.append_column(name, pa.array(values, pa.int64()))
+    last = got.last_price
+    words = np.zeros((len(last), 2), np.int64)
+    words[:, 0] = last
+    words[:, 1] = last >> 63
+    orders = orders.append_column("last_price", pa.Array.from_buffers(
+        pa.decimal128(18, 4), len(last), [None, pa.py_buffer(words)]))
+    role = events.column("role").to_numpy()
+    fill = np.isin(role, _EXECUTION_ROLES)
+    add_line = np.where(got.event_add >= 0, adds.column("line_no").to_numpy()[
+        np.maximum(got.event_add, 0)] if len(adds) else -1, -1)
+    return Linked(orders.select(ORDERS_SCHEMA.names),
+                  _ints(events.column("line_no"))[fill], add_line[fill], got.event_price[fill])

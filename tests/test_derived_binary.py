@@ -1,0 +1,97 @@
+"""orders and executions of binary captures against the slow replay of the generated events.
+
+The generator says what it sent (every message as column values, in stream
+order); tests/book_reference.py replays those one at a time with a dict of
+live orders. Ingest (decode, buckets, spools, the vectorised engine, SQL) must
+give the same orders and executions, in one bucket and in several.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+import book_reference
+from pitch import capture_write, ingest
+from pitch.generate_binary import session
+from pitch.layouts import ROLES, Role
+from pitch.lifecycle import ROLE_IDS, Adds, Events
+
+EVENT_ROLES = (Role.EXECUTE, Role.EXECUTE_AT_PRICE, Role.CANCEL, Role.MODIFY, Role.DELETE,
+               Role.CLEAR_UNIT)
+
+
+def ticks(price) -> int:
+    return -1 if price is None else int(Decimal(price) * 10_000)
+
+
+def reference(messages: list[dict]):
+    """(adds, events, the slow replay's lifecycle) of a generated session's messages."""
+    adds = [m for m in messages if ROLES[m["type"]] is Role.ADD]
+    events = [m for m in messages if ROLES[m["type"]] in EVENT_ROLES]
+    got = book_reference.replay(
+        Adds.build(line_no=[m["line_no"] for m in adds], order_id=[m["order_id"] for m in adds],
+                   side=[ord(m["side"]) for m in adds], shares=[m["shares"] for m in adds],
+                   price=[ticks(m["price"]) for m in adds], unit=[m["unit"] for m in adds],
+                   time_ns=[m["time_ns"] for m in adds]),
+        Events.build(line_no=[m["line_no"] for m in events],
+                     order_id=[m.get("order_id", 0) for m in events],
+                     role=[ROLE_IDS[ROLES[m["type"]]] for m in events],
+                     shares=[m.get("shares", 0) for m in events],
+                     price=[ticks(m.get("price")) for m in events],
+                     remaining=[m.get("remaining_shares", -1) for m in events],
+                     unit=[m["unit"] for m in events], time_ns=[m["time_ns"] for m in events]))
+    return adds, events, got
+
+
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_binary_orders_and_executions_equal_the_slow_replay(db, tmp_path, monkeypatch,
+                                                             buckets: int) -> None:
+    s = session(30_000, seed=4, gaps=True, retransmissions=True)
+    path = tmp_path / "s.pcap"
+    path.write_bytes(capture_write.write_pcap(s.units))
+    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False: buckets)
+    ingest.ingest_path(db, path, chunk_size=128 << 10)
+    adds, events, want = reference(s.messages)
+    assert want.modifies.sum() and want.added.sum() and (want.cleared_by >= 0).any()
+
+    got = db.execute("""
+        SELECT line_no, executed_shares, cancelled_shares, added_shares, modifies, events,
+               coalesce(last_price, price), remaining_shares
+        FROM orders ORDER BY line_no""").fetchall()
+    expected = [(a["line_no"], int(want.executed[i]), int(want.cancelled[i]), int(want.added[i]),
+                 int(want.modifies[i]), int(want.events[i]),
+                 Decimal(int(want.last_price[i])) / 10_000, int(want.remaining[i]))
+                for i, a in enumerate(adds)]
+    assert got == expected
+
+    fills = {}
+    for j, m in enumerate(events):
+        if ROLES[m["type"]] in (Role.EXECUTE, Role.EXECUTE_AT_PRICE):
+            add = int(want.event_add[j])
+            price = want.event_price[j]
+            fills[m["line_no"]] = (
+                adds[add]["symbol"] if add >= 0 else None,
+                Decimal(int(price)) / 10_000 if price >= 0 else m.get("price"))
+    got_fills = dict((line, (symbol, price)) for line, symbol, price in db.execute(
+        "SELECT line_no, symbol, price FROM executions WHERE type IN ('0x23', '0x24')").fetchall())
+    assert got_fills == fills
+    # trades carry their own symbol and price
+    trades = db.execute("SELECT count(*) FROM executions WHERE type IN ('0x2A', '0x2B', '0x30')"
+                        ).fetchone()[0]
+    assert trades == sum(ROLES[m["type"]] is Role.TRADE for m in s.messages)
+
+
+def test_real_capture_orders(db) -> None:
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "binary"
+    ingest.ingest_path(db, shared / "bats_mcastpitch_realtime.pcap")
+    # 7 adds (4 long, 3 short); 3 executions at their order's price, 2 modifies
+    assert db.execute("SELECT count(*), sum(modifies) FROM orders").fetchone() == (7, 2)
+    rows = db.execute("SELECT e.price = coalesce(o.last_price, o.price) FROM executions e "
+                      "JOIN orders o USING (order_id) WHERE e.type = '0x23'").fetchall()
+    assert rows and all(r[0] for r in rows)
+    assert np.all(np.array(db.execute("SELECT remaining_shares FROM orders").fetchall()) >= 0)
