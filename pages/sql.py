@@ -25,10 +25,8 @@ EXAMPLES = {
         "SELECT f.name, r.line_no, r.reason\nFROM rejects r JOIN files f USING (file_id)\n"
         "ORDER BY f.file_id, r.line_no"),
 }
-MAX_ROWS = 100_000
-MAX_SECONDS = 60.0
-
 ui.through_router()
+limits = settings.current()  # validated: the row limit is at least 1
 st.title("SQL")
 st.caption("One read-only SELECT over the tables on the right. Writes, settings and file "
            "access are refused.")
@@ -48,15 +46,17 @@ with editor:
                        placeholder="SELECT * FROM messages LIMIT 10",
                        help="Ctrl+Enter runs it; the query is kept in the URL")
     a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
-    row_limit = a.number_input("Row limit", 1, MAX_ROWS, min(settings.sql_row_limit(), MAX_ROWS),
+    row_limit = a.number_input("Row limit", 1, limits.sql_max_rows,
+                               min(limits.sql_row_limit, limits.sql_max_rows),
                                step=1000, key="rows", bind="query-params",
-                               help=f"Default {settings.sql_row_limit():,} "
-                                    f"($PITCH_SQL_ROW_LIMIT), at most {MAX_ROWS:,}")
-    timeout = b.number_input("Time limit (s)", 1.0, MAX_SECONDS,
-                             min(settings.sql_timeout(), MAX_SECONDS), step=1.0, key="seconds",
-                             bind="query-params",
-                             help=f"Default {settings.sql_timeout():g} s ($PITCH_SQL_TIMEOUT), "
-                                  f"at most {MAX_SECONDS:g} s")
+                               help=f"Default {limits.sql_row_limit:,} ($PITCH_SQL_ROW_LIMIT), "
+                                    f"from 1 to {limits.sql_max_rows:,} ($PITCH_SQL_MAX_ROWS)")
+    timeout = b.number_input("Time limit (s)", 1.0, limits.sql_max_seconds,
+                             max(1.0, min(limits.sql_timeout, limits.sql_max_seconds)), step=1.0,
+                             key="seconds", bind="query-params",
+                             help=f"Default {limits.sql_timeout:g} s ($PITCH_SQL_TIMEOUT), "
+                                  f"at most {limits.sql_max_seconds:g} s "
+                                  f"($PITCH_SQL_MAX_SECONDS)")
     c.button("Run", icon=":material/play_arrow:", type="primary")
 with schema_col:
     st.markdown("**Tables**")

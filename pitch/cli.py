@@ -296,12 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (argparse's usage errors give 2)."""
+    try:  # every PITCH_* setting, before anything runs (the help texts show defaults)
+        settings.current()
+    except settings.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.handler(args)
+    except settings.SettingsError as exc:  # a setting changed under us: still a usage error
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except PitchError as exc:  # includes DatabaseBusyError and QueryRefused
         print(f"error: {exc}", file=sys.stderr)
         return 1

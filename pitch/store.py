@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import settings
 from .errors import DatabaseBusyError, PitchError
 from .layouts import (COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS,
                       MESSAGE_TYPES, SQL_TYPES)
@@ -27,13 +28,14 @@ from .layouts import (COMMON_CODES, COMMON_COLUMNS, FIELD_COLUMNS, LAYOUTS,
 #: 3: orders.remaining_shares and orders.status are generated (virtual) columns.
 #: Older files migrate when opened.
 SCHEMA_VERSION = 3
-DEFAULT_DB = Path("data") / "pitch.duckdb"
-DEFAULT_MEMORY_LIMIT = "1GB"
+# The defaults live in pitch.settings (one validated object); these names stay for callers.
+DEFAULT_DB = settings.Settings.db
+DEFAULT_MEMORY_LIMIT = settings.Settings.memory_limit
 
 
 def db_path(path: str | os.PathLike | None = None) -> Path:
     """The database file: ``path``, else ``$PITCH_DB``, else ``data/pitch.duckdb``."""
-    return Path(path or os.environ.get("PITCH_DB") or DEFAULT_DB)
+    return Path(path or settings.current().db)
 
 
 def sql_list(codes: tuple[str, ...]) -> str:
@@ -123,10 +125,10 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
     except duckdb.Error as exc:
         raise PitchError(f"cannot open database {target}: {str(exc).splitlines()[0]}") from None
     conn.execute("SET enable_progress_bar = false")
-    threads = threads or os.environ.get("PITCH_THREADS")
+    threads = threads or settings.current().threads
     # A bounded buffer pool: ingest and queries spill to disk rather than grow
     # with the data (DuckDB's own default is 80 % of the machine's memory).
-    memory_limit = memory_limit or os.environ.get("PITCH_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    memory_limit = memory_limit or settings.current().memory_limit
     if threads:
         conn.execute(f"SET threads = {int(threads)}")
     if memory_limit:
