@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import fmt, queries, sandbox, settings, ui
+from pitch import queries, sandbox, settings, sql_export, ui
 from pitch.errors import QueryRefused
 
 EXAMPLES = {
@@ -80,14 +80,13 @@ except QueryRefused as exc:
     st.error(str(exc), icon=":material/block:")
     st.stop()
 
+offer = sql_export.csv_offer(result)
 if result.truncated:
     st.warning(f"The answer was cut at the row limit: showing the first {result.row_limit:,} "
-               "rows. Raise the row limit, add a LIMIT or narrow the query; the CSV below has up "
-               f"to {ui.SQL_EXPORT_ROWS:,} rows.", icon=":material/content_cut:")
+               "rows. Raise the row limit, add a LIMIT or narrow the query; the CSV below has "
+               f"the first {offer.row_cap:,} rows at most.", icon=":material/content_cut:")
 st.caption(f"{len(result.frame):,} rows in {result.seconds:.3f} s")
 ui.table(ui.unique_columns(result.frame), key="result")
-ui.csv_button("CSV of the result",
-              lambda cur: fmt.to_csv(sandbox.run_query(cur, sql, row_limit=ui.SQL_EXPORT_ROWS,
-                                                       timeout=float(timeout)).frame),
-              "query.csv", key="csv_sql",
-              help=f"Runs the query again with a row limit of {ui.SQL_EXPORT_ROWS:,}")
+ui.csv_button(offer.label,
+              lambda cur: sql_export.query_csv(cur, sql, offer.row_cap, float(timeout)),
+              offer.file_name, key="csv_sql", help=offer.help)
