@@ -13,8 +13,10 @@ message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -220,15 +222,70 @@ def _migrate_orders_to_3(conn: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
+# -- transactions and deleting ----------------------------------------------------------------
+
+@contextlib.contextmanager
+def transaction(cur: duckdb.DuckDBPyConnection, *, rollback: bool = False
+                ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``with transaction(cur):`` BEGIN, then COMMIT, or ROLLBACK on any exception.
+
+    The exception (Ctrl-C included) is re-raised; a ROLLBACK that fails itself
+    (an interrupt may already have ended the transaction) does not hide it. A
+    COMMIT that fails is rolled back too, so the cursor is never left inside a
+    transaction. ``rollback=True`` rolls back even on success: for work that
+    must leave nothing behind (user SQL).
+    """
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield cur
+        if not rollback:
+            cur.execute("COMMIT")
+            return
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            cur.execute("ROLLBACK")
+        raise
+    cur.execute("ROLLBACK")
+
+
+#: Every table that holds rows of one file, by ``file_id``; ``files`` last.
+#: A new per-file table (binary PITCH's ``gaps``) is one more entry here.
+FILE_TABLES: tuple[str, ...] = ("messages_common", "messages_other", "rejects", "orders",
+                                "executions", "files")
+
+
+class UnknownFileError(PitchError):
+    """No file with that id in the database."""
+
+
 def delete_all(conn: duckdb.DuckDBPyConnection) -> None:
     """Empty every data table (the schema and message_types stay)."""
     cur = conn.cursor()
-    cur.execute("BEGIN")
     try:
-        for table in ("messages_common", "messages_other", "rejects", "orders", "executions",
-                      "files"):
-            cur.execute(f"DELETE FROM {table}")
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
+        with transaction(cur):
+            for table in FILE_TABLES:
+                cur.execute(f"DELETE FROM {table}")
+    finally:
+        cur.close()
+
+
+def delete_file(conn: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, object]:
+    """Delete one file's rows from every table of :data:`FILE_TABLES`, in one transaction.
+
+    Returns the removed file's ``files`` row as a dict (``file_id``, ``name``,
+    ``messages``, ``rejects``). Raises :class:`UnknownFileError` when there is
+    no such file; then, as on any failure, nothing has changed. The same
+    content can be ingested again afterwards (its sha256 goes with the row).
+    """
+    cur = conn.cursor()
+    try:
+        with transaction(cur):
+            row = cur.execute("SELECT file_id, name, messages, rejects FROM files "
+                              "WHERE file_id = ?", [file_id]).fetchone()
+            if row is None:
+                raise UnknownFileError(f"no file with id {file_id}")
+            for table in FILE_TABLES:
+                cur.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
+    finally:
+        cur.close()
+    return dict(zip(("file_id", "name", "messages", "rejects"), row))

@@ -1,0 +1,141 @@
+"""Removing one file: every per-file table, one transaction, the other files untouched.
+
+The store function (:func:`pitch.store.delete_file`) and its transaction helper.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pitch import ingest, settings, store
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "pitch_data.txt"
+WITH_REJECT = b"S28800011AXXXX\n"
+
+
+def counts(conn) -> dict[tuple[str, int], int]:
+    """Rows per (table, file_id) in every per-file table."""
+    out = {}
+    for table in store.FILE_TABLES:
+        for file_id, n in conn.execute(f"SELECT file_id, count(*) FROM {table} GROUP BY file_id"
+                                       ).fetchall():
+            out[(table, file_id)] = n
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """Three files: the real file, the generated sample with one reject (file 2: rows in
+    every table), and a slice of the real file."""
+    folder = tmp_path_factory.mktemp("remove")
+    (folder / "sample.pitch").write_bytes(WITH_REJECT + settings.SAMPLE_FILE.read_bytes())
+    (folder / "part.pitch").write_bytes(b"".join(REAL.read_bytes().splitlines(True)[:3000]))
+    path = folder / "three.duckdb"
+    conn = store.connect(path)
+    for f in (REAL, folder / "sample.pitch", folder / "part.pitch"):
+        ingest.ingest_path(conn, f)
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def three(template, tmp_path):
+    """A connection to a copy of the three-file database."""
+    shutil.copy(template, tmp_path / "db.duckdb")
+    conn = store.connect(tmp_path / "db.duckdb")
+    yield conn
+    conn.close()
+
+
+def test_the_tuple_names_every_table_with_rows_per_file(three) -> None:
+    with_file_id = {t for (t,) in three.execute(
+        "SELECT table_name FROM duckdb_columns() WHERE column_name = 'file_id' "
+        "AND database_name = current_database() AND NOT internal AND table_name IN "
+        "(SELECT table_name FROM duckdb_tables() WHERE database_name = current_database())"
+    ).fetchall()}
+    assert with_file_id == set(store.FILE_TABLES)
+    assert store.FILE_TABLES[-1] == "files"
+
+
+def test_delete_file_removes_one_file_from_every_table_and_nothing_else(three) -> None:
+    before = counts(three)
+    assert {t for t, f in before if f == 2} == set(store.FILE_TABLES)  # file 2 is everywhere
+    row = store.delete_file(three, 2)
+    assert row == {"file_id": 2, "name": "sample.pitch", "messages": 50_000, "rejects": 1}
+    after = counts(three)
+    assert after == {k: n for k, n in before.items() if k[1] != 2}
+
+
+def test_unknown_id_is_refused_and_changes_nothing(three) -> None:
+    before = counts(three)
+    with pytest.raises(store.UnknownFileError, match="^no file with id 9$"):
+        store.delete_file(three, 9)
+    assert counts(three) == before
+
+
+def test_a_removed_file_can_be_ingested_again(three, tmp_path) -> None:
+    again = tmp_path / "sample-again.pitch"
+    again.write_bytes(WITH_REJECT + settings.SAMPLE_FILE.read_bytes())
+    assert ingest.ingest_path(three, again).status == "duplicate"
+    before = counts(three)
+    store.delete_file(three, 2)
+    result = ingest.ingest_path(three, again)
+    assert (result.status, result.messages, result.rejects) == ("ingested", 50_000, 1)
+    after = counts(three)
+    assert {(t, f): n for (t, f), n in after.items() if f == result.file_id} == {
+        (t, result.file_id): n for (t, f), n in before.items() if f == 2}
+
+
+class _Interrupt(str):
+    """A table name whose use in the statement is Ctrl-C."""
+
+    def __format__(self, spec: str) -> str:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("tables, error", [
+    (("messages_common", "rejects", "no_such_table", "files"), duckdb.Error),
+    (("messages_common", "messages_other", "rejects", _Interrupt("orders"), "files"),
+     KeyboardInterrupt),
+], ids=["database error", "interrupt"])
+def test_a_failure_mid_way_rolls_everything_back(three, monkeypatch, tables, error) -> None:
+    before = counts(three)
+    monkeypatch.setattr(store, "FILE_TABLES", tables)
+    with pytest.raises(error):
+        store.delete_file(three, 2)
+    monkeypatch.undo()
+    assert counts(three) == before
+    three.execute("BEGIN")  # no transaction was left open on the connection
+    three.execute("ROLLBACK")
+    assert store.delete_file(three, 2)["file_id"] == 2
+
+
+def test_delete_all_empties_every_per_file_table(three) -> None:
+    store.delete_all(three)
+    assert counts(three) == {}
+    assert three.execute("SELECT count(*) FROM message_types").fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("raised", [ValueError, KeyboardInterrupt])
+def test_transaction_commits_or_rolls_back(db, raised) -> None:
+    cur = db.cursor()
+    cur.execute("CREATE TABLE t (x INTEGER)")
+    with store.transaction(cur):
+        cur.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(raised):
+        with store.transaction(cur):
+            cur.execute("INSERT INTO t VALUES (2)")
+            raise raised
+    with store.transaction(cur, rollback=True):
+        cur.execute("INSERT INTO t VALUES (3)")
+    assert cur.execute("SELECT list(x) FROM t").fetchone()[0] == [1]
+    with pytest.raises(duckdb.Error):  # a failed statement: the rest is undone too
+        with store.transaction(cur):
+            cur.execute("INSERT INTO t VALUES (4)")
+            cur.execute("INSERT INTO t VALUES ('four')")
+    assert cur.execute("SELECT list(x) FROM t").fetchone()[0] == [1]
