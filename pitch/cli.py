@@ -13,6 +13,7 @@ import datetime
 import json
 import math
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import queries, settings, store
-from .errors import IngestError, PitchError
+from .errors import DatabaseBusyError, IngestError, PitchError
 from .progress import ByteProgress
 
 Handler = Callable[[argparse.Namespace], int]
@@ -227,10 +228,44 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from .watch import run_cli  # the watcher pulls in watchdog: only load it here
-
     inbox = Path(args.dir) if args.dir else settings.inbox_dir()
-    return run_cli(inbox, Path(args.db) if args.db else None, args.polling)
+    return run_watch(inbox, Path(args.db) if args.db else None,
+                     args.polling or settings.current().watch_polling)
+
+
+def run_watch(inbox: Path, db: Path | None, polling: bool) -> int:
+    """``python -m pitch watch [DIR]``: watch until Ctrl-C; one line per file."""
+    from .watch import Watcher  # the watcher pulls in watchdog: only load it here
+
+    try:
+        conn = store.connect(db)
+    except DatabaseBusyError:
+        print(f"error: database {store.db_path(db)} is in use by another process; drop the file "
+              f"into the running app's inbox ({inbox}) instead", file=sys.stderr)
+        return 1
+    except PitchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. the database's folder cannot be made
+        print(f"error: cannot open database {store.db_path(db)}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    watcher = Watcher(conn, Path(inbox), polling=polling, report=lambda line: print(line, flush=True))
+    try:
+        watcher.start()
+        if watcher.running:
+            mode = "polling" if watcher.polling else "file-system events"
+            print(f"watching {watcher.inbox} ({mode}); Ctrl-C stops", flush=True)
+        while watcher.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        watcher.stop()
+        conn.close()
+    print(f"error: {watcher.error or 'the watcher stopped (was the folder removed?)'}",
+          file=sys.stderr)
+    return 1
 
 
 def _positive(text: str) -> int:
