@@ -1,7 +1,8 @@
 """Command line: ``python -m pitch <command>`` (see ``--help`` on each command).
 
-Exit codes: 0 done; 1 a file could not be ingested, a query was refused or
-the database is busy; 2 a usage error. Errors are one ``error: ...`` line on
+Exit codes: 0 done; 1 a file could not be ingested or removed, a query was
+refused or the database is busy; 2 a usage error or a bad ``PITCH_*`` setting
+(checked before anything else runs). Errors are one ``error: ...`` line on
 stderr, never a traceback.
 """
 
@@ -227,6 +228,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remove(args: argparse.Namespace) -> int:
+    with _connect(args) as conn:
+        try:
+            row = store.delete_file(conn, args.file_id)
+        except store.UnknownFileError as exc:
+            raise PitchError(f"{exc} (python -m pitch files lists them); nothing removed") from None
+    print(f"removed file {row['file_id']} ({row['name']}): {row['messages'] or 0:,} messages, "
+          f"{row['rejects'] or 0:,} rejects")
+    return 0
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     inbox = Path(args.dir) if args.dir else settings.inbox_dir()
     return run_watch(inbox, Path(args.db) if args.db else None,
@@ -321,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="output file (.gz to compress)")
     p.add_argument("--messages", type=_non_negative, required=True, metavar="N", help="how many")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p = command("remove", cmd_remove, "delete one file's data from every table (see files)")
+    p.add_argument("file_id", type=int, metavar="FILE_ID", help="the file's id (files lists them)")
     p = command("watch", cmd_watch, "ingest every file that lands in a folder, until Ctrl-C")
     p.add_argument("dir", nargs="?", metavar="DIR", help="folder to watch (default $PITCH_INBOX "
                                                           "or data/inbox)")

@@ -206,7 +206,7 @@ def test_usage_errors_exit_2(run, argv) -> None:
 
 
 @pytest.mark.parametrize("cmd", ["ingest", "counts", "top-symbols", "query", "files", "rejects",
-                                 "generate", "watch"])
+                                 "generate", "remove", "watch"])
 def test_help_on_every_command(run, cmd: str) -> None:
     code, out, _ = run(cmd, "--help")
     assert code == 0 and out.startswith("usage:") and "--db" in out

@@ -1,6 +1,8 @@
 """Removing one file: every per-file table, one transaction, the other files untouched.
 
-The store function (:func:`pitch.store.delete_file`) and its transaction helper.
+The store function (:func:`pitch.store.delete_file`) and its transaction
+helper, then its two faces: ``python -m pitch remove FILE_ID`` and the Ingest
+page's button behind a confirmation.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from pitch import ingest, settings, store
+from pitch.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "pitch_data.txt"
@@ -139,3 +144,64 @@ def test_transaction_commits_or_rolls_back(db, raised) -> None:
             cur.execute("INSERT INTO t VALUES (4)")
             cur.execute("INSERT INTO t VALUES ('four')")
     assert cur.execute("SELECT list(x) FROM t").fetchone()[0] == [1]
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+def test_cli_remove(three, capsys) -> None:
+    path = three.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
+                         "current_database()").fetchone()[0]
+    before = counts(three)
+    three.close()
+    assert main(["--db", path, "remove", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == ("removed file 2 (sample.pitch): 50,000 messages, 1 rejects\n", "")
+    assert main(["--db", path, "remove", "2"]) == 1  # gone now: unknown
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "error: no file with id 2 (python -m pitch files lists them); "
+                              "nothing removed\n")
+    assert main(["--db", path, "remove", "two"]) == 2
+    assert "usage:" in capsys.readouterr().err
+    conn = store.connect(path)
+    try:
+        assert counts(conn) == {k: n for k, n in before.items() if k[1] != 2}
+    finally:
+        conn.close()
+
+
+# -- the Ingest page -------------------------------------------------------------------------------
+
+@pytest.fixture
+def app(template, tmp_path, monkeypatch):
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    shutil.copy(template, tmp_path / "app.duckdb")
+    monkeypatch.setenv("PITCH_DB", str(tmp_path / "app.duckdb"))
+    monkeypatch.setenv("PITCH_INBOX", str(tmp_path / "inbox"))
+    monkeypatch.setenv("PITCH_NO_WATCH", "1")
+    monkeypatch.setenv("PITCH_NO_SAMPLE", "1")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.run()
+    at.switch_page("pages/ingest.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    yield at
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_ingest_page_removes_one_file_after_a_confirmation(app) -> None:
+    button = app.button(key="remove_button")
+    assert button.disabled  # nothing picked
+    app.selectbox(key="remove_file").set_value(2).run()
+    assert app.checkbox(key="confirm_remove").label == "Yes, delete its 50,000 messages"
+    assert app.button(key="remove_button").disabled  # not confirmed yet
+    app.checkbox(key="confirm_remove").check().run()
+    app.button(key="remove_button").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [s.value for s in app.success] == [
+        "Removed file 2 (sample.pitch): 50,000 messages, 1 rejects. The same file can be "
+        "loaded again."]
+    assert app.selectbox(key="remove_file").value is None
+    assert app.checkbox(key="confirm_remove").value is False
+    files = app.dataframe[0].value
+    assert sorted(files["name"]) == ["part.pitch", "pitch_data.txt"]
