@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pitch.cli import main, write_frame
+from pitch.cli import main
+from pitch.cli_output import write_frame
 from pitch.generate import write_session
 from pitch.layouts import MESSAGE_TYPES
 from pitch.progress import BIG_FILE, ByteProgress
