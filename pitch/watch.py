@@ -32,7 +32,6 @@ from .names import safe_name
 from .watch_events import start_observer
 
 log = logging.getLogger(__name__)
-
 TICK = 0.1  # how often the worker looks at its candidates
 RECENT = 20  # finished files kept for status()
 STOP_TIMEOUT = 10.0
@@ -75,7 +74,7 @@ class Watcher:
         self.finished = 0  # files moved to processed/ or failed/
         self.retried = 0  # ingests undone because the file changed meanwhile
         self._candidates = Candidates(self.inbox, self.stable_seconds, clock=clock)
-        self.short_seconds = self._candidates.short_seconds
+        self.short_seconds = self._candidates.short_seconds  # shown by benchmarks/bench_watch.py
         self._report = report
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -90,7 +89,7 @@ class Watcher:
 
     @property
     def candidates(self) -> Candidates:
-        """The files waiting to be complete (read it; the watcher feeds it)."""
+        """The files waiting to be complete (to read: the watcher feeds it)."""
         return self._candidates
 
     @property
@@ -224,6 +223,8 @@ class Watcher:
         except Exception as exc:  # a bad file, never the watcher's end
             if self._stop.is_set():
                 return  # the connection may be closing under us: not the file's fault
+            if file_key(path) != key:  # what failed was a file still being written
+                return self._again(path, f"{name}: changed while being ingested; rolled back")
             reason = str(exc) if isinstance(exc, PitchError) else f"{name}: {exc!r}"
             entry.update(status="failed", error=reason)
         else:

@@ -365,7 +365,8 @@ def test_app_watcher_is_one_per_process(monkeypatch, db, inbox):
 
 def _appending(monkeypatch, tail: bytes, when: str) -> list[str]:
     """Make the watcher's first ingest see its file grow: ``when`` = "reading" appends at the
-    first progress step (before the commit), "committed" right after ingest_path returns."""
+    first progress step (before the commit), "committed" right after ingest_path returns,
+    "failing" appends and then fails as a half-written file can."""
     real, done = watch.ingest_path, []
 
     def ingest_path(conn, path, **kw):
@@ -379,6 +380,9 @@ def _appending(monkeypatch, tail: bytes, when: str) -> list[str]:
             progress = kw["progress"]
             kw["progress"] = lambda *a: (append(), progress(*a))
             return real(conn, path, **kw)
+        if when == "failing" and not done:
+            append()
+            raise ingest.IngestError(f"{Path(path).name}: cannot read: unexpected end of data")
         result = real(conn, path, **kw)
         append()
         return result
@@ -400,6 +404,7 @@ def _lands_whole_once(db, inbox: Path, name: str, total: int) -> None:
 @pytest.mark.parametrize("when, undone", [
     ("reading", "changed while being ingested (still being written?); rolled back"),
     ("committed", "changed while being committed; file 1 removed again"),
+    ("failing", "changed while being ingested; rolled back"),
 ])
 def test_a_file_that_grows_while_ingested_is_taken_again_and_lands_whole_once(
         make_watcher, monkeypatch, inbox, db, lines, tmp_path, when, undone):
