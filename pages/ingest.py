@@ -89,6 +89,35 @@ st.subheader("Watched folder")
 watch_panel()
 
 # --- history ---------------------------------------------------------------------------
+def remove_file(file_id: int) -> None:
+    """Button callback: delete one file's data (all its tables, one transaction)."""
+    try:
+        row = store.delete_file(ui.connection(), file_id)
+        state["ingest_outcomes"] = [("success", (
+            f"Removed file {row['file_id']} ({row['name']}): {fmt.count(row['messages'] or 0)} "
+            f"messages, {fmt.count(row['rejects'] or 0)} rejects. The same file can be loaded "
+            "again."))]
+    except (PitchError, duckdb.Error) as exc:
+        state["ingest_outcomes"] = [("error", f"Could not remove file {file_id}: "
+                                              f"{str(exc).splitlines()[0]}; nothing was removed")]
+    state["confirm_remove"] = False
+    state["remove_file"] = None
+    ui.refresh()
+
+
+def remove_panel(files) -> None:
+    """Pick one file, confirm, remove it."""
+    labels = {int(i): ui.file_label(int(i), n) for i, n in zip(files["file_id"], files["name"])}
+    counts = dict(zip(files["file_id"].astype(int), files["messages"].fillna(0).astype(int)))
+    pick, confirm, button = st.columns([3, 3, 2], vertical_alignment="bottom")
+    fid = pick.selectbox("Remove one file", list(labels), index=None, key="remove_file",
+                         format_func=lambda i: labels[i], placeholder="Pick a file to remove")
+    sure = confirm.checkbox(f"Yes, delete its {fmt.count(counts.get(fid, 0))} messages" if fid is not None
+                            else "Yes, delete it", key="confirm_remove", disabled=fid is None)
+    button.button("Remove the file", icon=":material/delete:", on_click=remove_file, args=(fid,),
+                  disabled=fid is None or not sure, key="remove_button")
+
+
 st.subheader("Ingested files")
 files = ui.q(queries.files)
 if files.empty:
@@ -100,6 +129,7 @@ else:
     ui.table(shown, key="files_table", labels={
         "seconds": "duration", "finished_at": "finished", "first_time": "first message",
         "last_time": "last message"})
+    remove_panel(files)
 
     with_rejects = files[files["rejects"] > 0]
     st.subheader("Rejects")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import fmt, queries, sandbox, settings, ui
+from pitch import queries, sandbox, settings, sql_export, ui
 from pitch.errors import QueryRefused
 
 EXAMPLES = {
@@ -25,10 +25,8 @@ EXAMPLES = {
         "SELECT f.name, r.line_no, r.reason\nFROM rejects r JOIN files f USING (file_id)\n"
         "ORDER BY f.file_id, r.line_no"),
 }
-MAX_ROWS = 100_000
-MAX_SECONDS = 60.0
-
 ui.through_router()
+limits = settings.current()  # validated: the row limit is at least 1
 st.title("SQL")
 st.caption("One read-only SELECT over the tables on the right. Writes, settings and file "
            "access are refused.")
@@ -48,15 +46,17 @@ with editor:
                        placeholder="SELECT * FROM messages LIMIT 10",
                        help="Ctrl+Enter runs it; the query is kept in the URL")
     a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
-    row_limit = a.number_input("Row limit", 1, MAX_ROWS, min(settings.sql_row_limit(), MAX_ROWS),
+    row_limit = a.number_input("Row limit", 1, limits.sql_max_rows,
+                               min(limits.sql_row_limit, limits.sql_max_rows),
                                step=1000, key="rows", bind="query-params",
-                               help=f"Default {settings.sql_row_limit():,} "
-                                    f"($PITCH_SQL_ROW_LIMIT), at most {MAX_ROWS:,}")
-    timeout = b.number_input("Time limit (s)", 1.0, MAX_SECONDS,
-                             min(settings.sql_timeout(), MAX_SECONDS), step=1.0, key="seconds",
-                             bind="query-params",
-                             help=f"Default {settings.sql_timeout():g} s ($PITCH_SQL_TIMEOUT), "
-                                  f"at most {MAX_SECONDS:g} s")
+                               help=f"Default {limits.sql_row_limit:,} ($PITCH_SQL_ROW_LIMIT), "
+                                    f"from 1 to {limits.sql_max_rows:,} ($PITCH_SQL_MAX_ROWS)")
+    timeout = b.number_input("Time limit (s)", 1.0, limits.sql_max_seconds,
+                             max(1.0, min(limits.sql_timeout, limits.sql_max_seconds)), step=1.0,
+                             key="seconds", bind="query-params",
+                             help=f"Default {limits.sql_timeout:g} s ($PITCH_SQL_TIMEOUT), "
+                                  f"at most {limits.sql_max_seconds:g} s "
+                                  f"($PITCH_SQL_MAX_SECONDS)")
     c.button("Run", icon=":material/play_arrow:", type="primary")
 with schema_col:
     st.markdown("**Tables**")
@@ -80,14 +80,13 @@ except QueryRefused as exc:
     st.error(str(exc), icon=":material/block:")
     st.stop()
 
+offer = sql_export.csv_offer(result)
 if result.truncated:
     st.warning(f"The answer was cut at the row limit: showing the first {result.row_limit:,} "
-               "rows. Raise the row limit, add a LIMIT or narrow the query; the CSV below has up "
-               f"to {ui.SQL_EXPORT_ROWS:,} rows.", icon=":material/content_cut:")
+               "rows. Raise the row limit, add a LIMIT or narrow the query; the CSV below has "
+               f"the first {offer.row_cap:,} rows at most.", icon=":material/content_cut:")
 st.caption(f"{len(result.frame):,} rows in {result.seconds:.3f} s")
 ui.table(ui.unique_columns(result.frame), key="result")
-ui.csv_button("CSV of the result",
-              lambda cur: fmt.to_csv(sandbox.run_query(cur, sql, row_limit=ui.SQL_EXPORT_ROWS,
-                                                       timeout=float(timeout)).frame),
-              "query.csv", key="csv_sql",
-              help=f"Runs the query again with a row limit of {ui.SQL_EXPORT_ROWS:,}")
+ui.csv_button(offer.label,
+              lambda cur: sql_export.query_csv(cur, sql, offer.row_cap, float(timeout)),
+              offer.file_name, key="csv_sql", help=offer.help)

@@ -1,28 +1,25 @@
 """Command line: ``python -m pitch <command>`` (see ``--help`` on each command).
 
-Exit codes: 0 done; 1 a file could not be ingested, a query was refused or
-the database is busy; 2 a usage error. Errors are one ``error: ...`` line on
+Exit codes: 0 done; 1 a file could not be ingested or removed, a query was
+refused or the database is busy; 2 a usage error or a bad ``PITCH_*`` setting
+(checked before anything else runs). Errors are one ``error: ...`` line on
 stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
-import json
-import math
 import sys
-from decimal import Decimal
+import time
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Callable, Sequence
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from . import queries, settings, store
-from .errors import IngestError, PitchError
+from .cli_output import FORMATS, write_frame  # noqa: F401  (write_frame: part of this API)
+from .errors import DatabaseBusyError, IngestError, PitchError
 from .progress import ByteProgress
 
 Handler = Callable[[argparse.Namespace], int]
@@ -32,94 +29,6 @@ def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     # store.connect for every command: it creates a missing database (empty)
     # and a second connection with other settings would fail in one process.
     return store.connect(args.db)
-
-
-# -- output formats -------------------------------------------------------------------------
-
-FORMATS = ("table", "csv", "json")
-_MAX_CELL = 60  # characters of a table cell; csv and json are never cut
-
-
-def _plain(value: Any) -> Any:
-    """A pandas/numpy cell as a plain Python value (None for every kind of null)."""
-    if isinstance(value, (list, tuple, dict, np.ndarray)):
-        return value.tolist() if isinstance(value, np.ndarray) else value
-    if value is None or value is pd.NaT or (not isinstance(value, (str, bytes)) and pd.isna(value)):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, (datetime.date, datetime.time)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        # raw lines (rejects): printable ASCII as is, anything else as \xNN
-        return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in bytes(value))
-    return value
-
-
-def _text(value: Any) -> str:
-    """csv text of a plain value: decimals keep their scale (61.9200), ids stay integers."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, default=str)
-    return str(value)
-
-
-def _json(value: Any) -> str:
-    if isinstance(value, Decimal):  # a JSON number with its exact digits
-        return str(value) if value.is_finite() else "null"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "null"
-    return json.dumps(value, default=str)
-
-
-def _table_cell(value: Any, column: str) -> str:
-    if isinstance(value, bool) or value is None:
-        return _text(value)
-    if isinstance(value, int):
-        # ids read better without separators (they are copied into queries)
-        return str(value) if column.endswith("id") else f"{value:,}"
-    if isinstance(value, Decimal):  # keep the scale: prices 61.9200, sums of shares 1,200
-        return f"{value:,.{max(0, -value.as_tuple().exponent)}f}" if value.is_finite() else str(value)
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1e15 else repr(value)
-    text = _text(value)
-    return text if len(text) <= _MAX_CELL else text[:_MAX_CELL - 1] + "\u2026"
-
-
-def write_frame(frame: pd.DataFrame, fmt: str, out: TextIO) -> None:
-    """Write a result as an aligned table, csv (header row first) or a json list of objects."""
-    columns = [str(c) for c in frame.columns]
-    rows = [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([_text(v) for v in row] for row in rows)
-    elif fmt == "json":
-        items = ["{" + ", ".join(f"{json.dumps(c)}: {_json(v)}" for c, v in zip(columns, row)) + "}"
-                 for row in rows]
-        out.write("[\n" + ",\n".join("  " + item for item in items) + "\n]\n" if items else "[]\n")
-    else:
-        cells = [[_table_cell(v, c) for v, c in zip(row, columns)] for row in rows]
-        numeric = [all(isinstance(row[i], (int, float, Decimal)) or row[i] is None for row in rows)
-                   and any(row[i] is not None for row in rows) for i in range(len(columns))]
-        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-
-        def line(values: list[str]) -> str:
-            return "  ".join(v.rjust(w) if num else v.ljust(w)
-                             for v, w, num in zip(values, widths, numeric)).rstrip()
-
-        out.write(line(columns) + "\n" + line(["-" * w for w in widths]) + "\n")
-        for row in cells:
-            out.write(line(row) + "\n")
-        if not rows:
-            out.write("(no rows)\n")
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -233,11 +142,56 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
-    from .watch import run_cli  # the watcher pulls in watchdog: only load it here
+def cmd_remove(args: argparse.Namespace) -> int:
+    with _connect(args) as conn:
+        try:
+            row = store.delete_file(conn, args.file_id)
+        except store.UnknownFileError as exc:
+            raise PitchError(f"{exc} (python -m pitch files lists them); nothing removed") from None
+    print(f"removed file {row['file_id']} ({row['name']}): {row['messages'] or 0:,} messages, "
+          f"{row['rejects'] or 0:,} rejects")
+    return 0
 
+
+def cmd_watch(args: argparse.Namespace) -> int:
     inbox = Path(args.dir) if args.dir else settings.inbox_dir()
-    return run_cli(inbox, Path(args.db) if args.db else None, args.polling)
+    return run_watch(inbox, Path(args.db) if args.db else None,
+                     args.polling or settings.current().watch_polling)
+
+
+def run_watch(inbox: Path, db: Path | None, polling: bool) -> int:
+    """``python -m pitch watch [DIR]``: watch until Ctrl-C; one line per file."""
+    from .watch import Watcher  # the watcher pulls in watchdog: only load it here
+
+    try:
+        conn = store.connect(db)
+    except DatabaseBusyError:
+        print(f"error: database {store.db_path(db)} is in use by another process; drop the file "
+              f"into the running app's inbox ({inbox}) instead", file=sys.stderr)
+        return 1
+    except PitchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. the database's folder cannot be made
+        print(f"error: cannot open database {store.db_path(db)}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    watcher = Watcher(conn, Path(inbox), polling=polling, report=lambda line: print(line, flush=True))
+    try:
+        watcher.start()
+        if watcher.running:
+            mode = "polling" if watcher.polling else "file-system events"
+            print(f"watching {watcher.inbox} ({mode}); Ctrl-C stops", flush=True)
+        while watcher.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        watcher.stop()
+        conn.close()
+    print(f"error: {watcher.error or 'the watcher stopped (was the folder removed?)'}",
+          file=sys.stderr)
+    return 1
 
 
 def _positive(text: str) -> int:
@@ -300,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("retransmissions", "send some units twice (duplicates)"),
                        ("heartbeats", "send heartbeats (units without messages)")):
         p.add_argument(f"--{flag}", action="store_true", help=f"binary only: {what}")
+    p = command("remove", cmd_remove, "delete one file's data from every table (see files)")
+    p.add_argument("file_id", type=int, metavar="FILE_ID", help="the file's id (files lists them)")
     p = command("watch", cmd_watch, "ingest every file that lands in a folder, until Ctrl-C")
     p.add_argument("dir", nargs="?", metavar="DIR", help="folder to watch (default $PITCH_INBOX "
                                                           "or data/inbox)")
@@ -310,12 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (argparse's usage errors give 2)."""
+    try:  # every PITCH_* setting, before anything runs (the help texts show defaults)
+        settings.current()
+    except settings.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.handler(args)
+    except settings.SettingsError as exc:  # a setting changed under us: still a usage error
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except PitchError as exc:  # includes DatabaseBusyError and QueryRefused
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -96,13 +96,20 @@ def sha256_of(stream: BinaryIO) -> str:
 
 def ingest_path(conn: duckdb.DuckDBPyConnection, path: str | Path, *, name: str | None = None,
                 source: str = "cli", progress: Progress | None = None,
-                chunk_size: int = CHUNK_SIZE) -> IngestResult:
-    """Ingest one file from disk. Raises :class:`IngestError` when it cannot land."""
+                chunk_size: int = CHUNK_SIZE,
+                before_commit: Callable[[], None] | None = None) -> IngestResult:
+    """Ingest one file from disk. Raises :class:`IngestError` when it cannot land.
+
+    ``before_commit`` (optional) is called once everything is in, just before
+    the COMMIT; whatever it raises rolls the file back and reaches the caller
+    (the folder watcher checks there that the file did not change meanwhile).
+    """
     path = Path(path)
     label = safe_name(name or path.name)
     try:
         with open(path, "rb") as fh:
-            return _ingest(conn, fh, label, path.stat().st_size, source, progress, chunk_size)
+            return _ingest(conn, fh, label, path.stat().st_size, source, progress, chunk_size,
+                           before_commit)
     except OSError as exc:
         raise IngestError(f"{label}: cannot read: {exc.strerror or exc}") from None
 
@@ -116,7 +123,8 @@ def ingest_bytes(conn: duckdb.DuckDBPyConnection, data: bytes, name: str, *,
 
 
 def _ingest(conn: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int, source: str,
-            progress: Progress | None, chunk_size: int) -> IngestResult:
+            progress: Progress | None, chunk_size: int,
+            before_commit: Callable[[], None] | None = None) -> IngestResult:
     started = time.perf_counter()
     if size == 0:
         raise IngestError(f"{name}: file is empty")
@@ -138,6 +146,8 @@ def _ingest(conn: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int,
             cur.execute("BEGIN")
             try:
                 result = _load(cur, fh, gz, name, size, sha, source, progress, chunk_size, started)
+                if before_commit and result.status != "duplicate":
+                    before_commit()  # raises to roll back
                 committing = time.perf_counter()
                 cur.execute("ROLLBACK" if result.status == "duplicate" else "COMMIT")
                 result.seconds = time.perf_counter() - started

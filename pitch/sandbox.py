@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import settings
+from . import settings, store
 from .errors import QueryRefused
 
 __all__ = ["QueryResult", "QueryTimeout", "QueryFailed", "run_query", "check_query"]
@@ -235,22 +235,12 @@ def run_query(conn: duckdb.DuckDBPyConnection, sql: str, *, row_limit: int | Non
     timer.daemon = True
     started = time.perf_counter()
     try:
-        cur.execute("BEGIN TRANSACTION")
-        timer.start()
-        # Read one row past the limit, batch by batch, to know if it was cut
-        # without materialising the whole answer.
-        reader = cur.sql(query).to_arrow_reader(batch_size=min(limit + 1, 65_536))
-        batches: list[pa.RecordBatch] = []
-        rows = 0
-        try:
-            for batch in reader:
-                batches.append(batch)
-                rows += batch.num_rows
-                if rows > limit:
-                    break
-        finally:
-            reader.close()
-        table = pa.Table.from_batches(batches, schema=reader.schema)
+        with store.transaction(cur, rollback=True):
+            timer.start()
+            try:
+                table = _read(cur, query, limit)
+            finally:
+                timer.cancel()
     except duckdb.Error as exc:
         elapsed = time.perf_counter() - started
         if timed_out.is_set() or isinstance(exc, duckdb.InterruptException):
@@ -258,13 +248,25 @@ def run_query(conn: duckdb.DuckDBPyConnection, sql: str, *, row_limit: int | Non
                                f"(limit {seconds_allowed:g} s)") from None
         raise QueryFailed(f"query failed: {_first_line(exc)}") from None
     finally:
-        timer.cancel()
-        try:
-            cur.execute("ROLLBACK")
-        except duckdb.Error:
-            pass  # no transaction left open (e.g. an interrupt already ended it)
         cur.close()
     truncated = table.num_rows > limit
     frame = _to_frame(table.slice(0, limit))
     return QueryResult(frame=frame, truncated=truncated, row_limit=limit,
                        seconds=time.perf_counter() - started)
+
+
+def _read(cur: duckdb.DuckDBPyConnection, query: str, limit: int) -> pa.Table:
+    """At most ``limit + 1`` rows of the query: one past the limit tells whether it was cut,
+    read batch by batch without materialising the whole answer."""
+    reader = cur.sql(query).to_arrow_reader(batch_size=min(limit + 1, 65_536))
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    try:
+        for batch in reader:
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows > limit:
+                break
+    finally:
+        reader.close()
+    return pa.Table.from_batches(batches, schema=reader.schema)

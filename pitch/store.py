@@ -15,11 +15,14 @@ message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
+from . import settings
 from .errors import DatabaseBusyError, PitchError
 from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_COLUMNS,
                       FIELD_COLUMNS, MESSAGE_TYPES, ROLES, SQL_TYPES, TEXT_FIELD_COLUMNS)
@@ -31,13 +34,14 @@ from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_CO
 #: rejects.packet, orders.modifies/added_shares/last_price, message_types.role.
 #: Older files migrate when opened.
 SCHEMA_VERSION = 4
-DEFAULT_DB = Path("data") / "pitch.duckdb"
-DEFAULT_MEMORY_LIMIT = "1GB"
+# The defaults live in pitch.settings (one validated object); these names stay for callers.
+DEFAULT_DB = settings.Settings.db
+DEFAULT_MEMORY_LIMIT = settings.Settings.memory_limit
 
 
 def db_path(path: str | os.PathLike | None = None) -> Path:
     """The database file: ``path``, else ``$PITCH_DB``, else ``data/pitch.duckdb``."""
-    return Path(path or os.environ.get("PITCH_DB") or DEFAULT_DB)
+    return Path(path or settings.current().db)
 
 
 def sql_list(codes: tuple[str, ...]) -> str:
@@ -149,10 +153,10 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
     except duckdb.Error as exc:
         raise PitchError(f"cannot open database {target}: {str(exc).splitlines()[0]}") from None
     conn.execute("SET enable_progress_bar = false")
-    threads = threads or os.environ.get("PITCH_THREADS")
+    threads = threads or settings.current().threads
     # A bounded buffer pool: ingest and queries spill to disk rather than grow
     # with the data (DuckDB's own default is 80 % of the machine's memory).
-    memory_limit = memory_limit or os.environ.get("PITCH_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    memory_limit = memory_limit or settings.current().memory_limit
     if threads:
         conn.execute(f"SET threads = {int(threads)}")
     if memory_limit:
@@ -270,19 +274,70 @@ def _migrate_orders(conn: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
-#: Every table holding rows of a file (``files`` last).
-FILE_TABLES = ("messages_common", "messages_other", "messages_binary", "rejects", "gaps",
-               "orders", "executions", "files")
+# -- transactions and deleting ----------------------------------------------------------------
+
+@contextlib.contextmanager
+def transaction(cur: duckdb.DuckDBPyConnection, *, rollback: bool = False
+                ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``with transaction(cur):`` BEGIN, then COMMIT, or ROLLBACK on any exception.
+
+    The exception (Ctrl-C included) is re-raised; a ROLLBACK that fails itself
+    (an interrupt may already have ended the transaction) does not hide it. A
+    COMMIT that fails is rolled back too, so the cursor is never left inside a
+    transaction. ``rollback=True`` rolls back even on success: for work that
+    must leave nothing behind (user SQL).
+    """
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield cur
+        if not rollback:
+            cur.execute("COMMIT")
+            return
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            cur.execute("ROLLBACK")
+        raise
+    cur.execute("ROLLBACK")
+
+
+#: Every table that holds rows of one file, by ``file_id``; ``files`` last.
+#: A new per-file table (binary PITCH's ``gaps``) is one more entry here.
+FILE_TABLES: tuple[str, ...] = ("messages_common", "messages_other", "messages_binary",
+                                "rejects", "gaps", "orders", "executions", "files")
+
+
+class UnknownFileError(PitchError):
+    """No file with that id in the database."""
 
 
 def delete_all(conn: duckdb.DuckDBPyConnection) -> None:
     """Empty every data table (the schema and message_types stay)."""
     cur = conn.cursor()
-    cur.execute("BEGIN")
     try:
-        for table in FILE_TABLES:
-            cur.execute(f"DELETE FROM {table}")
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
+        with transaction(cur):
+            for table in FILE_TABLES:
+                cur.execute(f"DELETE FROM {table}")
+    finally:
+        cur.close()
+
+
+def delete_file(conn: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, object]:
+    """Delete one file's rows from every table of :data:`FILE_TABLES`, in one transaction.
+
+    Returns the removed file's ``files`` row as a dict (``file_id``, ``name``,
+    ``messages``, ``rejects``). Raises :class:`UnknownFileError` when there is
+    no such file; then, as on any failure, nothing has changed. The same
+    content can be ingested again afterwards (its sha256 goes with the row).
+    """
+    cur = conn.cursor()
+    try:
+        with transaction(cur):
+            row = cur.execute("SELECT file_id, name, messages, rejects FROM files "
+                              "WHERE file_id = ?", [file_id]).fetchone()
+            if row is None:
+                raise UnknownFileError(f"no file with id {file_id}")
+            for table in FILE_TABLES:
+                cur.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
+    finally:
+        cur.close()
+    return dict(zip(("file_id", "name", "messages", "rejects"), row))

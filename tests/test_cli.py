@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pitch.cli import main, write_frame
+from pitch.cli import main
+from pitch.cli_output import write_frame
 from pitch.generate import write_session
 from pitch.layouts import LAYOUTS
 from pitch.progress import BIG_FILE, ByteProgress
@@ -206,7 +207,7 @@ def test_usage_errors_exit_2(run, argv) -> None:
 
 
 @pytest.mark.parametrize("cmd", ["ingest", "counts", "top-symbols", "query", "files", "rejects",
-                                 "generate", "watch"])
+                                 "generate", "remove", "watch"])
 def test_help_on_every_command(run, cmd: str) -> None:
     code, out, _ = run(cmd, "--help")
     assert code == 0 and out.startswith("usage:") and "--db" in out

@@ -19,6 +19,8 @@ import pytest
 
 from pitch import ingest, store
 
+pytestmark = pytest.mark.slow  # SIGKILLs four child ingests of an 800,000-line file
+
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "pitch_data.txt"
 REPEATS = 40  # x 20,000 real lines = 800,000 lines, about 37 MB

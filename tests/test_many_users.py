@@ -31,7 +31,7 @@ import pytest
 
 from browser_support import CHROMIUM, FLAGS, streamlit_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "pitch_data.txt"
