@@ -18,6 +18,7 @@ import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .binary_reference import MAX_RAW, NS, PRICE_LIMIT, BinaryReject, decode_message
+from .errors import DecodeError
 from .columns import _ARROW_TYPES, _alpha_key, _codes_to_strings, _decimal, _keys_to_strings
 from .layouts import (BINARY_COMMON_COLUMNS, BINARY_FIELD_COLUMNS, BINARY_LAYOUTS,
                       BINARY_RARE_ROLES, Kind, Layout)
@@ -168,8 +169,8 @@ class BinaryDecoder:
             try:
                 decode_message(raw)
                 reason = "fast decoder rejected a message the reference decoder accepts"
-            except ValueError as exc:
-                reason = str(exc)
+            except DecodeError as exc:
+                reason = exc.reason
             self._rejects += 1
             rejects.append(BinaryReject(self._rejects, int(prep.units.packets[u]),
                                         int(prep.units.offsets[u]) + p - int(prep.units.starts[u]),

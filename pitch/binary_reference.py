@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
+from .errors import DecodeError
 from .layouts import BINARY_BY_TYPE_LENGTH, BINARY_LENGTHS, TYPE_NAMES, Field, Kind
 
 NS = 1_000_000_000
@@ -78,7 +79,7 @@ def type_code(type_byte: int) -> str:
 
 
 def _value(f: Field, raw: bytes) -> Any:
-    """One field's value, or raise ValueError with the reason."""
+    """One field's value, or raise DecodeError with the reason."""
     if f.kind in (Kind.UINT, Kind.ID, Kind.SECONDS):
         return struct.unpack(_UINT[f.width], raw)[0]
     if f.kind is Kind.PRICE_SHORT:
@@ -86,34 +87,37 @@ def _value(f: Field, raw: bytes) -> Any:
     if f.kind is Kind.PRICE_LONG:
         ticks = struct.unpack("<Q", raw)[0]
         if ticks >= PRICE_LIMIT:
-            raise ValueError(f"{f.column} out of range: {ticks}")
+            raise DecodeError(f"{f.column} out of range: {ticks}")
         return Decimal(ticks) / 10_000
     if any(b < 32 or b > 126 for b in raw):
-        raise ValueError(f"{f.column} is not printable ASCII: {raw!r}")
+        raise DecodeError(f"{f.column} is not printable ASCII: {raw!r}")
     text = raw.decode("ascii")
     if f.kind is Kind.CODE:
         if text not in f.values:
-            raise ValueError(f"{f.column} must be {'/'.join(f.values)}: {text!r}")
+            raise DecodeError(f"{f.column} must be {'/'.join(f.values)}: {text!r}")
         return text
     text = text.rstrip(" ")
     if f.required and not text:
-        raise ValueError(f"{f.column} is blank")
+        raise DecodeError(f"{f.column} is blank")
     return text
 
 
 def decode_message(raw: bytes) -> dict[str, Any]:
-    """The fields of one message (its length byte first); ValueError with the reason."""
+    """The fields of one message (its length byte first); DecodeError with the reason."""
     length, type_byte = raw[0], raw[1]
     if type_byte not in BINARY_LENGTHS:
-        raise ValueError(f"unknown message type {type_code(type_byte)}")
+        raise DecodeError(f"unknown message type {type_code(type_byte)}")
     layout = BINARY_BY_TYPE_LENGTH.get((type_byte, length))
     if layout is None:
         expected = " or ".join(map(str, BINARY_LENGTHS[type_byte]))
-        raise ValueError(f"wrong length {length} for {type_code(type_byte)} "
+        raise DecodeError(f"wrong length {length} for {type_code(type_byte)} "
                          f"{TYPE_NAMES[type_code(type_byte)]} (expected {expected})")
     record: dict[str, Any] = {"type": layout.code}
     for f in layout.fields:
-        record[f.column] = _value(f, raw[f.offset:f.end])
+        try:
+            record[f.column] = _value(f, raw[f.offset:f.end])
+        except DecodeError as exc:
+            raise DecodeError(exc.reason, f.offset) from None
     return record
 
 
@@ -136,9 +140,9 @@ def decode_units(units: Iterable[Unit]) -> Decoded:
             seen.add(sequence + k)
             try:
                 record = decode_message(raw)
-            except ValueError as exc:
+            except DecodeError as exc:
                 out.rejects.append(BinaryReject(len(out.rejects) + 1, u.packet, u.offset + pos,
-                                                raw[:MAX_RAW], str(exc)))
+                                                raw[:MAX_RAW], exc.reason))
                 pos += length
                 continue
             if record["type"] == "0x20":
