@@ -140,7 +140,7 @@ def _pcap(ref: Reference, d: bytes) -> None:
     if d[:4] not in PCAP_ORDER:
         return ref.problem(0, 0, f"not a pcap file: magic {d[:4].hex()}" + STOPPED)
     order = PCAP_ORDER[d[:4]]
-    link = struct.unpack_from(order + "I", d, 20)[0] & 0xFFFF
+    link = struct.unpack_from(order + "I", d, 20)[0] & 0x03FFFFFF  # libpcap's LT_LINKTYPE()
     pos = 24
     while pos < len(d):
         number, left = ref.frames + 1, len(d) - pos
@@ -182,7 +182,8 @@ def _pcapng(ref: Reference, d: bytes) -> None:  # noqa: C901 - one branch per bl
             return ref.problem(number, pos, f"truncated block: {left} of {size} bytes")
         (trailer,) = struct.unpack_from(block_order + "I", d, pos + size - 4)
         if trailer != size:
-            return ref.problem(number, pos, f"pcapng block lengths differ: {size} and {trailer}" + STOPPED)
+            return ref.problem(number, pos,
+                               f"pcapng block lengths differ: {size} and {trailer}" + STOPPED)
         body = d[pos + 8:pos + size - 4]
         if kind == 0x0A0D0D0A:
             if len(body) < 16:
@@ -194,7 +195,8 @@ def _pcapng(ref: Reference, d: bytes) -> None:  # noqa: C901 - one branch per bl
             order, interfaces = block_order, []
         elif kind == 1:
             if len(body) < 8:
-                return ref.problem(0, pos, f"pcapng interface block of {size} bytes is too short" + STOPPED)
+                return ref.problem(0, pos,
+                                   f"pcapng interface block of {size} bytes is too short" + STOPPED)
             link, _, snaplen = struct.unpack_from(order + "HHI", body)
             interfaces.append((link, snaplen))
         elif kind in (2, 6):  # (obsolete) Packet Block, Enhanced Packet Block
@@ -206,7 +208,8 @@ def _pcapng(ref: Reference, d: bytes) -> None:  # noqa: C901 - one branch per bl
                 iface = struct.unpack_from(order + ("I" if kind == 6 else "H"), body)[0]
                 (caplen,) = struct.unpack_from(order + "I", body, 12)
                 if caplen > len(body) - 20:
-                    ref.problem(number, pos, f"pcapng {name} captured length {caplen} exceeds its block", size)
+                    ref.problem(number, pos,
+                                f"pcapng {name} captured length {caplen} exceeds its block", size)
                 elif iface >= len(interfaces):
                     ref.problem(number, pos, f"pcapng {name} on interface {iface}, but the section "
                                 f"describes {len(interfaces)}", size)
@@ -223,7 +226,8 @@ def _pcapng(ref: Reference, d: bytes) -> None:  # noqa: C901 - one branch per bl
                 link, snaplen = interfaces[0]
                 caplen = min(length, snaplen) if snaplen else length
                 if caplen > len(body) - 4:
-                    ref.problem(number, pos, f"pcapng SPB captured length {caplen} exceeds its block", size)
+                    ref.problem(number, pos,
+                                f"pcapng SPB captured length {caplen} exceeds its block", size)
                 else:
                     ref.frame(number, pos + 12, caplen, link)
         elif number:

@@ -87,7 +87,8 @@ def stream(data: bytes, fmt: str, sizes: Iterator[int]) -> tuple:
     framer, packets, problems = Framer(fmt), [], []
     for batch in [framer.feed(c) for c in chunked(data, sizes)] + [framer.close()]:
         assert framer.pending < {"pcap": 16 + MAX_RECORD, "pcapng": MAX_BLOCK, "units": 1 << 16}[fmt]
-        for array in (batch.start, batch.length, batch.packet, batch.offset, batch.dst_ip, batch.dst_port):
+        for array in (batch.start, batch.length, batch.packet, batch.offset, batch.dst_ip,
+                      batch.dst_port):
             assert array.dtype == np.int64 and len(array) == len(batch)
         assert batch.length.sum() == len(batch.data)  # payloads back to back
         for p in batch.packets():
@@ -110,7 +111,8 @@ def check(data: bytes, fmt: str | None = None, seed: int = 0) -> tuple:
         splits.append(itertools.repeat(1))
     for sizes in splits:
         assert stream(data, fmt, sizes) == expected
-    return [p.packet for p in ref.packets], [p.payload for p in ref.packets], dict(ref.skipped), ref.problems
+    numbers, payloads = [p.packet for p in ref.packets], [p.payload for p in ref.packets]
+    return numbers, payloads, dict(ref.skipped), ref.problems
 
 
 def reasons(problems: list[Problem]) -> list[str]:
@@ -146,8 +148,8 @@ def test_bats_realtime_capture():
     assert sum(header(p)[1] == 0 for p in payloads) == 720  # heartbeats are yielded
     # Two multicast feeds in one capture, both saying unit 1: the destination tells them apart.
     batch = Framer("pcap").feed(data)
-    assert {(ip >> 24, ip & 0xFF, port) for ip, port in zip(batch.dst_ip.tolist(), batch.dst_port.tolist())} \
-        == {(239, 190, 32001), (239, 191, 32001)}
+    found = zip(batch.dst_ip.tolist(), batch.dst_port.tolist())
+    assert {(ip >> 24, ip & 0xFF, port) for ip, port in found} == {(239, 190, 32001), (239, 191, 32001)}
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -312,6 +314,15 @@ def test_frames_skipped_and_counted(frames, skipped):
     assert set(numbers) <= set(good)
 
 
+@pytest.mark.parametrize("linktype", [0, 108])
+def test_loopback_address_family_in_either_byte_order(linktype):
+    packet = w.ipv4_udp(UNITS[2])
+    frames = [family + packet for family in (b"\2\0\0\0", b"\0\0\0\2", b"\x18\0\0\0", b"\0\0\0\x1e",
+                                             b"\2\0\0\2", b"\2\0\1\0")] + [b"\2\0\0"]
+    expected = ([1, 2], [UNITS[2]] * 2, {"not IPv4": 4, "truncated frame": 1})
+    assert check(pcap(frames, linktype))[:3] == expected
+
+
 def test_frame_numbers_count_skipped_frames():
     data = pcap([w.udp_frame(UNITS[0]), ARP, w.udp_frame(UNITS[2])])
     assert check(data)[:3] == ([1, 3], [UNITS[0], UNITS[2]], {"not IPv4": 1})
@@ -354,8 +365,9 @@ def record_len(data: bytes, k: int, order: str = "<") -> int:
     (PCAP[:10], "pcap", 0, [(0, "truncated pcap file header: 10 of 24 bytes")]),
     (b"", "pcap", 0, [(0, "truncated pcap file header: 0 of 24 bytes")]),
     (PCAP[:24], "pcap", 0, []),
-    (PCAP[:record_len(PCAP, 2) + 8] + struct.pack("<I", MAX_RECORD + 1) + PCAP[record_len(PCAP, 2) + 12:],
-     "pcap", 2, [(3, f"record length {MAX_RECORD + 1} exceeds {MAX_RECORD}; framing stopped")]),
+    (PCAP[:record_len(PCAP, 2) + 8] + struct.pack("<I", MAX_RECORD + 1)
+     + PCAP[record_len(PCAP, 2) + 12:], "pcap", 2,
+     [(3, f"record length {MAX_RECORD + 1} exceeds {MAX_RECORD}; framing stopped")]),
     (b"\0" * 30, "pcap", 0, [(0, "not a pcap file: magic 00000000; framing stopped")]),
     (NG[:-5], "pcapng", 4, [(5, "truncated block: 87 of 92 bytes")]),
     (NG + bytes(5), "pcapng", 5, [(0, "truncated block: 5 of at least 12 bytes")]),
@@ -377,7 +389,8 @@ def record_len(data: bytes, k: int, order: str = "<") -> int:
     (w.pcapng_idb(1) + NG, "pcapng", 0, [(0, "not a pcapng file: no section header; framing stopped")]),
     (NG_HEAD + w.pcapng_block(1, b"\x01\x00") + NG, "pcapng", 0,
      [(0, "pcapng interface block of 16 bytes is too short; framing stopped")]),
-    (NG_HEAD + w.pcapng_block(6, bytes(8)) + NG, "pcapng", 5, [(1, "pcapng EPB of 20 bytes is too short")]),
+    (NG_HEAD + w.pcapng_block(6, bytes(8)) + NG, "pcapng", 5,
+     [(1, "pcapng EPB of 20 bytes is too short")]),
     (NG_HEAD + w.pcapng_block(2, bytes(16)) + NG, "pcapng", 5,
      [(1, "pcapng packet block of 28 bytes is too short")]),
     (NG_HEAD + w.pcapng_block(6, struct.pack("<IIIII", 0, 0, 0, 99, 99) + bytes(40)) + NG, "pcapng", 5,
@@ -391,7 +404,8 @@ def record_len(data: bytes, k: int, order: str = "<") -> int:
      [(1, "pcapng SPB captured length 70 exceeds its block")]),
     (RAW[:-3], "units", 4, [(5, "truncated unit: 5 of 8 bytes")]),
     (RAW + b"\x09", "units", 5, [(6, "truncated unit: 1 of at least 8 bytes")]),
-    (UNITS[0] + b"\x03\x00" + RAW, "units", 1, [(2, "unit header length 3 is less than 8; framing stopped")]),
+    (UNITS[0] + b"\x03\x00" + RAW, "units", 1,
+     [(2, "unit header length 3 is less than 8; framing stopped")]),
     (b"", "units", 0, []),
 ], ids=lambda v: v if isinstance(v, str) and len(v) < 10 else None)
 def test_damage_is_a_problem_and_what_came_before_lands(data, fmt, units, expected):
@@ -422,7 +436,8 @@ def test_unknown_format_is_our_error():
 
 SEEDS = [PCAP, NG, RAW, pcapng(w.pcapng_idb(1), w.pcapng_idb(113, big_endian=False),
                                epbs(frames_of(UNITS[:2], vlan=2)), big=False),
-         w.write_pcap(UNITS[:3], big_endian=True, link="sll2"), w.write_pcapng(UNITS, big_endian=True, simple=True)]
+         w.write_pcap(UNITS[:3], big_endian=True, link="sll2"),
+         w.write_pcapng(UNITS, big_endian=True, simple=True)]
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:
@@ -483,6 +498,7 @@ def test_writer_frames_are_well_formed():
     assert len(w.link_frame(b"x", link="sll")) == 17 and len(w.link_frame(b"x", link="sll2")) == 21
     assert header(w.unit(9, 3, [TIME, ADD])) == (8 + 6 + 26, 2, 3, 9)
     for bad in (lambda: w.message(1, bytes(254)), lambda: w.unit(1, 1, [TIME] * 256),
-                lambda: w.link_frame(b"", link="token ring"), lambda: w.link_frame(b"", link="raw", vlan=1)):
+                lambda: w.link_frame(b"", link="token ring"),
+                lambda: w.link_frame(b"", link="raw", vlan=1)):
         with pytest.raises(PitchError):
             bad()
