@@ -142,10 +142,10 @@ def detect(head: bytes, units_to_check: int = 4) -> str | None:
         if len(head) - pos < 8:
             break
         size = head[pos] | head[pos + 1] << 8
-        if size < 8 or (pos + size > len(head) and pos == 0):
+        if size < 8:
             return None
         if pos + size > len(head):
-            break  # cut by the size of head, not by the data
+            break  # cut by the size of head, not by the data (but the first must be whole)
         if not _frames_exactly(head, pos, size):
             return None
         pos += size
