@@ -35,6 +35,8 @@ SHB, IDB, PB, SPB, EPB = 0x0A0D0D0A, 1, 2, 3, 6
 # Blocks that Wireshark (4.x) numbers as frames although they hold no packet:
 # systemd journal, Sysdig events, custom blocks. Every other block is skipped unnumbered.
 RECORD_BLOCKS = frozenset({9, 0x204, 0x208, 0x216, 0x217, 0x221, 0x222, 0xBAD, 0x40000BAD})
+_NAMES = {EPB: "EPB", PB: "packet block", SPB: "SPB"}
+_U16, _U32, _U32X2, _EPB = ({o: struct.Struct(o + f) for o in "<>"} for f in ("H", "I", "II", "IIII"))
 MAX_RECORD = 262_144  # Wireshark's largest packet: a longer pcap record is damage
 MAX_BLOCK = 1 << 24  # bounds the memory a damaged pcapng length could make us hold
 MAX_VLAN_TAGS = 8
@@ -140,10 +142,10 @@ def detect(head: bytes, units_to_check: int = 4) -> str | None:
         if len(head) - pos < 8:
             break
         size = head[pos] | head[pos + 1] << 8
-        if size < 8 or (pos + size > len(head) and pos == 0):
+        if size < 8:
             return None
         if pos + size > len(head):
-            break  # cut by the size of head, not by the data
+            break  # cut by the size of head, not by the data (but the first must be whole)
         if not _frames_exactly(head, pos, size):
             return None
         pos += size
@@ -187,15 +189,15 @@ def _datagrams(a: np.ndarray, fs: np.ndarray, cl: np.ndarray, link: int) -> tupl
     elif kind == "family":  # AF_INET is 2 everywhere, in the writer's byte order
         fail(cl < 4, TRUNCATED)
         b = [_u8(a, fs + i) for i in range(4)]
-        fail(~(((b[0] == 2) & (b[1] | b[2] | b[3] == 0)) | ((b[0] | b[1] | b[2] == 0) & (b[3] == 2))),
-             NOT_IPV4)
+        little = (b[0] == 2) & (b[1] | b[2] | b[3] == 0)
+        fail(~(little | ((b[0] | b[1] | b[2] == 0) & (b[3] == 2))), NOT_IPV4)
     fail(ip + 20 > end, TRUNCATED)
     first = _u8(a, ip)
     fail(first >> 4 != 4, NOT_IPV4)
     ihl = (first & 15) * 4
     fail(ihl < 20, BAD_IP)
     fail(_u8(a, ip + 9) != 17, NOT_UDP)
-    fail(_u16be(a, ip + 6) & 0x1FFF != 0, FRAGMENT)  # MF set or a fragment offset
+    fail(_u16be(a, ip + 6) & 0x3FFF != 0, FRAGMENT)  # MF set or a fragment offset
     total = _u16be(a, ip + 2)
     fail(total < ihl + 8, BAD_IP)
     udp = ip + ihl
@@ -282,7 +284,8 @@ class Framer:
         packet, what, whole, least = self._wait
         if not self.stopped and (tail or (self.fmt != "units" and self._order is None)):
             count = f"{len(tail)} of {whole}" if whole else f"{len(tail)} of at least {least}"
-            walk.problems.append(Problem(packet, self._base, tail[:RAW_LIMIT], f"truncated {what}: {count} bytes"))
+            walk.problems.append(Problem(packet, self._base, tail[:RAW_LIMIT],
+                                         f"truncated {what}: {count} bytes"))
         self.stopped = True
         return walk.batch(b"", 0, True)
 
@@ -297,7 +300,8 @@ class Framer:
                 self._held = None
 
     def _stop(self, buf: bytes, pos: int, packet: int, reason: str) -> int:
-        self._held = Problem(packet, self._base + pos, buf[pos:pos + RAW_LIMIT], reason + "; framing stopped")
+        self._held = Problem(packet, self._base + pos, buf[pos:pos + RAW_LIMIT],
+                             reason + "; framing stopped")
         self.stopped = True
         return pos
 
@@ -309,40 +313,54 @@ class Framer:
             if buf[:4] not in PCAP_MAGICS:
                 return self._stop(buf, 0, 0, f"not a pcap file: magic {buf[:4].hex()}")
             self._order = PCAP_MAGICS[buf[:4]]
-            self._link, pos = struct.unpack_from(self._order + "I", buf, 20)[0] & 0xFFFF, 24
-        read = struct.Struct(self._order + "I").unpack_from
-        start, length, link, packet = walk.start, walk.length, walk.link, walk.packet
-        while n - pos >= 16:
+            # The top 6 bits may carry FCS information; libpcap masks them the same way.
+            self._link, pos = struct.unpack_from(self._order + "I", buf, 20)[0] & 0x03FFFFFF, 24
+        read, starts = struct.Struct(self._order + "I").unpack_from, []
+        while n - pos >= 16:  # the hot loop: one read and one append a record
             (size,) = read(buf, pos + 8)
-            if size > MAX_RECORD:
-                return self._stop(buf, pos, self.frames + 1, f"record length {size} exceeds {MAX_RECORD}")
-            if pos + 16 + size > n:
+            if size > MAX_RECORD or pos + 16 + size > n:
                 break
-            self.frames += 1
-            start.append(pos + 16), length.append(size), link.append(self._link), packet.append(self.frames)
+            starts.append(pos)
             pos += 16 + size
-        self._wait = (self.frames + 1, "record", 16 + read(buf, pos + 8)[0] if n - pos >= 16 else 0, 16)
+        walk.run(starts, pos, 16, self._link, self.frames + 1)
+        self.frames += len(starts)
+        size = read(buf, pos + 8)[0] if n - pos >= 16 else 0
+        if size > MAX_RECORD:
+            return self._stop(buf, pos, self.frames + 1,
+                              f"record length {size} exceeds {MAX_RECORD}")
+        self._wait = (self.frames + 1, "record", 16 + size if n - pos >= 16 else 0, 16)
         return pos
 
     def _pcapng(self, buf: bytes, walk: _Walk) -> int:
-        pos, n = 0, len(buf)
+        pos, n, rows = 0, len(buf), walk.rows
         while n - pos >= 12:
-            order = self._order
-            if buf[pos:pos + 4] == b"\x0a\x0d\x0d\x0a":  # a new section: its own byte order
-                order = PCAPNG_BOMS.get(buf[pos + 8:pos + 12])
-                if order is None:
-                    return self._stop(buf, pos, 0, f"pcapng byte-order magic {buf[pos + 8:pos + 12].hex()} is unknown")
-            elif order is None:
-                return self._stop(buf, pos, 0, "not a pcapng file: no section header")
-            kind, size = struct.unpack_from(order + "II", buf, pos)
+            order = self._order or "<"
+            kind, size = _U32X2[order].unpack_from(buf, pos)
+            if kind == EPB and 32 <= size <= min(n - pos, MAX_BLOCK) and not size % 4:  # the usual
+                iface, _, _, cap = _EPB[order].unpack_from(buf, pos + 8)  # block, taken at once
+                if cap <= size - 32 and iface < len(self._ifaces) and \
+                        _U32[order].unpack_from(buf, pos + size - 4)[0] == size:
+                    self.frames += 1
+                    rows.append((pos + 28, cap, self._ifaces[iface][0], self.frames))
+                    pos += size
+                    continue  # anything else about an EPB is told by the general path below
+            if kind == SHB or self._order is None:  # SHB reads the same in both byte orders
+                order = PCAPNG_BOMS.get(buf[pos + 8:pos + 12], "")
+                if kind != SHB:
+                    return self._stop(buf, pos, 0, "not a pcapng file: no section header")
+                if not order:
+                    magic = buf[pos + 8:pos + 12].hex()
+                    return self._stop(buf, pos, 0, f"pcapng byte-order magic {magic} is unknown")
+                (size,) = _U32[order].unpack_from(buf, pos + 4)
             number = self.frames + 1 if kind in (PB, SPB, EPB) or kind in RECORD_BLOCKS else 0
             if size % 4 or size < 12 or size > MAX_BLOCK:
-                rule = "is not a multiple of 4" if size % 4 else "is less than 12" if size < 12 else f"exceeds {MAX_BLOCK}"
+                rule = ("is not a multiple of 4" if size % 4 else "is less than 12" if size < 12
+                        else f"exceeds {MAX_BLOCK}")
                 return self._stop(buf, pos, number, f"pcapng block length {size} {rule}")
-            self._wait = (number, "block", size, 12)
             if n - pos < size:
+                self._wait = (number, "block", size, 12)
                 return pos
-            (trailer,) = struct.unpack_from(order + "I", buf, pos + size - 4)
+            (trailer,) = _U32[order].unpack_from(buf, pos + size - 4)
             if trailer != size:
                 return self._stop(buf, pos, number, f"pcapng block lengths differ: {size} and {trailer}")
             body, room = pos + 8, size - 12
@@ -354,14 +372,16 @@ class Framer:
                 self._order, self._ifaces = order, []
             elif kind == IDB:
                 if room < 8:
-                    return self._stop(buf, pos, 0, f"pcapng interface block of {size} bytes is too short")
+                    return self._stop(buf, pos, 0,
+                                      f"pcapng interface block of {size} bytes is too short")
                 link, _, snap = struct.unpack_from(order + "HHI", buf, body)
                 self._ifaces.append((link, snap))
             elif number:
                 self.frames += 1
                 why = self._packet_block(kind, buf, body, room, walk)
-                if why:
-                    walk.problems.append(Problem(number, self._base + pos, buf[pos:pos + min(size, RAW_LIMIT)], why))
+                if why:  # the block is whole: only this frame is lost
+                    raw = buf[pos:pos + min(size, RAW_LIMIT)]
+                    walk.problems.append(Problem(number, self._base + pos, raw, why))
             pos += size
         self._wait = (0, "block", 0, 12)
         return pos
@@ -371,37 +391,41 @@ class Framer:
         if kind in RECORD_BLOCKS:
             walk.skips[REASONS[NOT_PACKET]] += 1
             return ""
-        name, head, o = {EPB: "EPB", PB: "packet block", SPB: "SPB"}[kind], 4 if kind == SPB else 20, self._order
+        head = 4 if kind == SPB else 20
         if room < head:
-            return f"pcapng {name} of {room + 12} bytes is too short"
+            return f"pcapng {_NAMES[kind]} of {room + 12} bytes is too short"
         if kind == SPB:
             if not self._ifaces:
                 return "pcapng SPB before any interface description"
-            iface, (size,), snap = 0, struct.unpack_from(o + "I", buf, body), self._ifaces[0][1]
+            iface, (size,), snap = 0, _U32[self._order].unpack_from(buf, body), self._ifaces[0][1]
             size = min(size, snap) if snap else size  # an SPB holds at most the snap length
-        else:
-            iface = struct.unpack_from(o + ("I" if kind == EPB else "H"), buf, body)[0]
-            (size,) = struct.unpack_from(o + "I", buf, body + 12)
+        else:  # EPB: interface u32, time stamp, captured length; PB: interface u16, drops u16, ...
+            iface, _, _, size = _EPB[self._order].unpack_from(buf, body)
+            iface = iface if kind == EPB else _U16[self._order].unpack_from(buf, body)[0]
+        name = _NAMES[kind]
         if size > room - head:
             return f"pcapng {name} captured length {size} exceeds its block"
         if iface >= len(self._ifaces):
-            return f"pcapng {name} on interface {iface}, but the section describes {len(self._ifaces)}"
-        walk.start.append(body + head), walk.length.append(size)
-        walk.link.append(self._ifaces[iface][0]), walk.packet.append(self.frames)
+            return (f"pcapng {name} on interface {iface}, but the section describes "
+                    f"{len(self._ifaces)}")
+        walk.rows.append((body + head, size, self._ifaces[iface][0], self.frames))
         return ""
 
     def _units(self, buf: bytes, walk: _Walk) -> int:
-        pos, n = 0, len(buf)
+        pos, n, starts = 0, len(buf), []
         while n - pos >= 2:
             size = buf[pos] | buf[pos + 1] << 8
-            if size < 8:
-                return self._stop(buf, pos, self.frames + 1, f"unit header length {size} is less than 8")
-            if pos + size > n:
+            if size < 8 or pos + size > n:
                 break
-            self.frames += 1
-            walk.start.append(pos), walk.length.append(size), walk.packet.append(self.frames)
+            starts.append(pos)
             pos += size
-        self._wait = (self.frames + 1, "unit", buf[pos] | buf[pos + 1] << 8 if n - pos >= 2 else 0, 8)
+        walk.run(starts, pos, 0, 0, self.frames + 1)
+        self.frames += len(starts)
+        size = buf[pos] | buf[pos + 1] << 8 if n - pos >= 2 else 0
+        if n - pos >= 2 and size < 8:
+            return self._stop(buf, pos, self.frames + 1,
+                              f"unit header length {size} is less than 8")
+        self._wait = (self.frames + 1, "unit", size, 8)
         return pos
 
 
@@ -409,20 +433,23 @@ class Framer:
 class _Walk:
     """What one pass over the records found, before the vectorised checks."""
 
-    start: list[int] = field(default_factory=list)  # frame (or unit) start in the buffer
-    length: list[int] = field(default_factory=list)  # its captured length
-    link: list[int] = field(default_factory=list)
-    packet: list[int] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    skips: Counter[str] = field(default_factory=Counter)
+    rows: list[tuple[int, int, int, int]] = field(default_factory=list)  # (frame start in the
+    problems: list[Problem] = field(default_factory=list)  # buffer, captured length, link type,
+    skips: Counter[str] = field(default_factory=Counter)  # frame number), one a frame
+    cols: np.ndarray | None = None  # the same as a 4 x n array, when records were walked in bulk
+
+    def run(self, starts: list[int], end: int, head: int, link: int, first: int) -> None:
+        """Records back to back from ``starts`` to ``end``, each behind a ``head``-byte header."""
+        at = np.array(starts, np.int64)
+        self.cols = np.stack([at + head, np.diff(at, append=end) - head, np.full_like(at, link),
+                              np.arange(first, first + len(at))])
 
     def batch(self, buf: bytes, base: int, units: bool) -> Batch:
-        if not self.start:
+        cols = np.array(self.rows, np.int64).reshape(-1, 4).T if self.cols is None else self.cols
+        if not cols.shape[1]:
             return Batch(skipped=dict(self.skips), problems=tuple(self.problems))
-        a = np.frombuffer(buf, np.uint8)
-        ps, pl = np.array(self.start, np.int64), np.array(self.length, np.int64)
+        a, (ps, pl, links, packets) = np.frombuffer(buf, np.uint8), cols.copy()
         why, dst, port = np.zeros(len(ps), np.int8), np.zeros_like(ps), np.zeros_like(ps)
-        links = np.array(self.link, np.int64)
         for link in [] if units else np.unique(links).tolist():
             lanes = np.flatnonzero(links == link)
             if link not in LINKS:
@@ -438,5 +465,5 @@ class _Walk:
         keep = why == 0
         ps, pl, view = ps[keep], pl[keep], memoryview(buf)
         data = b"".join([view[s:s + n] for s, n in zip(ps.tolist(), pl.tolist())])
-        return Batch(data, np.cumsum(pl) - pl, pl, np.array(self.packet, np.int64)[keep], base + ps,
+        return Batch(data, np.cumsum(pl) - pl, pl, packets[keep], base + ps,
                      dst[keep], port[keep], dict(self.skips), tuple(self.problems))
