@@ -228,7 +228,8 @@ def check_decode_shrunk(data: bytes, chunk_size: int) -> tuple[int, int]:
 
 def check_ingest(conn, data: bytes, name: str, chunk_size: int) -> str:
     """Property (c) for one file; returns the outcome ('landed', 'refused', 'duplicate')."""
-    from pitch.ingest import NOT_PITCH_AFTER, ingest_bytes
+    from pitch.ingest import ingest_bytes
+    from pitch.ingest_text import NOT_PITCH_AFTER
 
     plain = data
     if data[:2] == b"\x1f\x8b":

@@ -35,7 +35,7 @@ import pyarrow as pa
 from .columns import COMMON_SCHEMA, Batch, _decimal
 from .spool import Spool
 from .layouts import BREAK_CODES, EXECUTE_CODES, ROLES, TRADE_CODES, Role
-from .store import ORDER_STORED_COLUMNS, sql_list
+from .store import ORDER_STORED_COLUMNS, registered, sql_list
 
 #: The columns of an add that ``orders`` keeps.
 ADD_SCHEMA = pa.schema([COMMON_SCHEMA.field(c) for c in
@@ -286,11 +286,8 @@ def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lif
     fills: list[Linked] = []
     stream = pa.RecordBatchReader.from_batches(lifecycles.orders_schema,
                                                _orders(lifecycles, fills))
-    cur.register("_pitch_orders", stream)
-    try:
+    with registered(cur, "_pitch_orders", stream):
         cur.execute(lifecycles.orders_sql, {"f": file_id})
-    finally:
-        cur.unregister("_pitch_orders")
     ordered = time.perf_counter()
     line = np.concatenate([f.fill_line for f in fills] or [np.zeros(0, np.int64)])
     add_line = np.concatenate([f.fill_add_line for f in fills] or [np.zeros(0, np.int64)])
@@ -298,11 +295,8 @@ def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lif
     if fills and fills[0].fill_price is not None:
         price = np.concatenate([f.fill_price for f in fills])
         table["price"] = _decimal(price, price >= 0)
-    cur.register("_pitch_fills", pa.table(table))
-    try:
+    with registered(cur, "_pitch_fills", pa.table(table)):
         cur.execute(lifecycles.executions_sql, {"f": file_id})
-    finally:
-        cur.unregister("_pitch_fills")
     return {"orders": ordered - started, "executions": time.perf_counter() - ordered}
 
 

@@ -9,8 +9,6 @@ bytes and read transparently.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import gzip
 import hashlib
 import io
@@ -18,35 +16,24 @@ import queue
 import threading
 import time
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Callable, Generator, Iterator, TypeVar
+from typing import BinaryIO, Callable
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import framing
-from .columns import COMMON_SCHEMA, SCHEMA, Batch, Decoder, Reject
-from .derive import Lifecycles, buckets_for, insert_derived
+from .derive import buckets_for, insert_derived
 from .errors import IngestError
 from .ingest_binary import BinaryStream, binary_chunks
+from .ingest_text import TextStream, text_chunks
+from .background import prefetch
 from .names import safe_name
-from .spool import Spool
+from .store import registered, transaction
 
 CHUNK_SIZE = 8 << 20  # measured: 8 MB pipelines better than 4, 12 or 16
-#: Give up early on a file whose first this-many lines are all rejects.
-NOT_PITCH_AFTER = 1000
-#: Rows kept in memory before they are spooled to a temporary file: rejects,
-#: and the messages of the rarer types (inserted after the common ones).
-SPOOL_REJECTS = 20_000
-SPOOL_OTHER = 200_000
-#: Threads decoding chunks in parallel (each holds one chunk in flight).
-DECODE_THREADS = 2
-
-T = TypeVar("T")
 #: (bytes done, bytes total, stage): stage READING while the file is decoded and
 #: loaded, then DERIVING (bytes done == total) while orders and executions are built.
 Progress = Callable[[int, int, str], None]
@@ -143,24 +130,33 @@ def _ingest(conn: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int,
             if known:
                 return IngestResult(name, "duplicate", known, 0, 0, size, sha,
                                     time.perf_counter() - started)
-            cur.execute("BEGIN")
             try:
-                result = _load(cur, fh, gz, name, size, sha, source, progress, chunk_size, started)
-                if before_commit and result.status != "duplicate":
-                    before_commit()  # raises to roll back
-                committing = time.perf_counter()
-                cur.execute("ROLLBACK" if result.status == "duplicate" else "COMMIT")
-                result.seconds = time.perf_counter() - started
-                result.phases = {"hash": hashed - started, **result.phases,
-                                 "commit": result.seconds - (committing - started)}
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+                with transaction(cur):
+                    result = _load(cur, fh, gz, name, size, sha, source, progress, chunk_size,
+                                   started)
+                    if result.status == "duplicate":  # a .gz of a file already in
+                        raise _Duplicate(result)
+                    if before_commit:
+                        before_commit()  # raises to roll back
+                    committing = time.perf_counter()
+            except _Duplicate as dup:  # rolled back
+                return dup.result
+            result.seconds = time.perf_counter() - started
+            result.phases = {"hash": hashed - started, **result.phases,
+                             "commit": result.seconds - (committing - started)}
         except duckdb.Error as exc:
             raise IngestError(f"{name}: database error: {str(exc).splitlines()[0]}") from None
         finally:
             cur.close()
     return result
+
+
+class _Duplicate(Exception):
+    """Raised inside the ingest transaction to roll it back: the content is already in."""
+
+    def __init__(self, result: IngestResult) -> None:
+        super().__init__(result.name)
+        self.result = result
 
 
 def _known(cur: duckdb.DuckDBPyConnection, sha: str) -> int | None:
@@ -184,10 +180,10 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
                 [file_id, name, size, sha or f"pending-{file_id}", source, _now(), fmt])
     buckets = buckets_for(size, gz)
     if fmt == "text":
-        stream: _Stream | BinaryStream = _Stream(
-            _prefetch(_decode_stream(reader, fh, chunk_size, digest)), buckets)
+        stream: TextStream | BinaryStream = TextStream(
+            prefetch(text_chunks(reader, fh, chunk_size, digest)), buckets)
     else:
-        stream = BinaryStream(_prefetch(binary_chunks(reader, fh, chunk_size, digest, fmt)),
+        stream = BinaryStream(prefetch(binary_chunks(reader, fh, chunk_size, digest, fmt)),
                               buckets)
     try:
         return _land(cur, stream, file_id, name, size, sha, digest, progress, started, loading)
@@ -210,7 +206,7 @@ def _head(fh: BinaryIO, gz: bool) -> bytes:
         fh.seek(0)
 
 
-def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name: str,
+def _land(cur: duckdb.DuckDBPyConnection, stream: "TextStream | BinaryStream", file_id: int, name: str,
           size: int, sha: str | None, digest: "hashlib._Hash | None",
           progress: Progress | None, started: float, loading: float) -> IngestResult:
     """Insert the stream, check it, derive orders and executions, finish the files row."""
@@ -248,84 +244,8 @@ def _land(cur: duckdb.DuckDBPyConnection, stream: "_Stream", file_id: int, name:
                         phases)
 
 
-def _decode_stream(reader: BinaryIO, fh: BinaryIO, chunk_size: int,
-                   digest: "hashlib._Hash | None") -> Iterator[tuple[Batch, int]]:
-    """(batch, bytes of the file read so far) for each chunk, then the flush.
-
-    Chunks are read here in order and decoded by DECODE_THREADS threads in
-    parallel (numpy releases the GIL), at most that many chunks ahead.
-    """
-    decoder = Decoder(split=True)
-    ahead: collections.deque[tuple[Future, int]] = collections.deque()
-    with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="pitch-decode") as pool:
-        try:
-            size = max(1, chunk_size // 4)  # a small first chunk: DuckDB starts sooner
-            while block := reader.read(size):
-                size = chunk_size
-                if digest:
-                    digest.update(block)
-                ahead.append((pool.submit(decoder.feed_later(block)), fh.tell()))
-                if len(ahead) >= DECODE_THREADS:
-                    future, done = ahead.popleft()
-                    yield future.result(), done
-            ahead.append((pool.submit(decoder.close_later()), fh.tell()))
-            while ahead:
-                future, done = ahead.popleft()
-                yield future.result(), done
-        finally:
-            for future, _ in ahead:  # stopped early: drop what was not started
-                future.cancel()
-
-
-def _prefetch(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
-    """Run ``items`` in a thread, ``depth`` ahead of the consumer.
-
-    Reading and decoding the next chunk (numpy, GIL mostly released) overlaps
-    DuckDB inserting the previous one. Exceptions reach the consumer; closing
-    the generator stops the thread.
-    """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put((end, None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put((end, exc))
-
-    worker = threading.Thread(target=produce, name="pitch-decode", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item, exc = q.get()
-            if item is end:
-                if exc is not None:
-                    raise exc
-                return
-            yield item
-    finally:
-        stop.set()
-        # A consumer that leaves early (an error, a stop) may leave the producer
-        # blocked on a full queue with its last put: drain until it is gone.
-        while worker.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                worker.join(0.01)
-
-
 def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int,
-                   stream: "_Stream | BinaryStream", size: int, progress: Progress | None) -> None:
+                   stream: "TextStream | BinaryStream", size: int, progress: Progress | None) -> None:
     """Insert every decoded batch with ONE statement, reporting progress.
 
     One INSERT reading an Arrow stream keeps DuckDB's memory flat however large
@@ -337,7 +257,12 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int,
     statement; the caller then rolls back.
     """
     arrow = pa.RecordBatchReader.from_batches(stream.schema, stream.batches())
-    cur.register("_pitch_stream", arrow)
+    with registered(cur, "_pitch_stream", arrow):
+        _run_insert(cur, file_id, stream, size, progress)
+
+
+def _run_insert(cur: duckdb.DuckDBPyConnection, file_id: int,
+                stream: "TextStream | BinaryStream", size: int, progress: Progress | None) -> None:
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -367,95 +292,12 @@ def _insert_stream(cur: duckdb.DuckDBPyConnection, file_id: int,
         raise
     finally:
         worker.join()
-        with contextlib.suppress(duckdb.Error):  # fails once the transaction is aborted
-            cur.unregister("_pitch_stream")
     if failure and stream.error is None:
         raise failure[0]
 
 
-class _Stream:
-    """The decoded file as Arrow batches for DuckDB, with its tallies on the side."""
-
-    table, schema, other_table = "messages_common", COMMON_SCHEMA, "messages_other"
-
-    def __init__(self, items: Generator[tuple[Batch, int], None, None], buckets: int) -> None:
-        self._items = items
-        self.messages = self.rejects = 0
-        self.first_reject: Reject | None = None
-        self.first_t: int | None = None
-        self.last_t: int | None = None
-        self.error: BaseException | None = None  # a read error, raised after the INSERT
-        self.reject_spool = Spool(REJECT_SCHEMA, SPOOL_REJECTS)
-        self.other = Spool(SCHEMA, SPOOL_OTHER)  # messages not of the common types
-        self.lifecycles = Lifecycles(buckets)  # adds and events, for orders
-        self.progress: queue.Queue[int | None] = queue.Queue()  # None: the INSERT ended
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        try:
-            for batch, done in self._items:
-                for table in (batch.table, batch.other):
-                    if table.num_rows:
-                        self.messages += table.num_rows
-                        lo, hi = (v.as_py() for v in pc.min_max(table.column("time_ns")).values())
-                        self.first_t = lo if self.first_t is None else min(self.first_t, lo)
-                        self.last_t = hi if self.last_t is None else max(self.last_t, hi)
-                self.other.add(batch.other)
-                self.lifecycles.add(batch)
-                if batch.table.num_rows:
-                    yield from batch.table.to_batches()
-                if batch.rejects:
-                    self.first_reject = self.first_reject or batch.rejects[0]
-                    self.rejects += len(batch.rejects)
-                    self.reject_spool.add(_reject_batch(batch.rejects))
-                self.progress.put(done)
-                if self.messages == 0 and self.rejects >= NOT_PITCH_AFTER:
-                    return  # not PITCH: no need to read the rest
-            # All in: link orders while DuckDB inserts the last batches.
-            self.lifecycles.start()
-        except (OSError, EOFError, zlib.error) as exc:
-            self.error = exc
-
-    def close(self) -> None:
-        """Stop the decoding thread (the spools stay until their rows are in)."""
-        self._items.close()
-
-    def check(self, name: str) -> None:
-        """Refuse a file without a single message (nothing has been committed)."""
-        if self.messages == 0:
-            if self.first_reject:
-                r = self.first_reject
-                raise IngestError(f"{name}: not a PITCH file: no line is a PITCH message "
-                                  f"(line {r.line_no}: {r.reason})")
-            raise IngestError(f"{name}: file has no messages (only blank lines)")
-
-    def finish(self, cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
-        """Text has nothing more to store."""
-
-    @staticmethod
-    def where(reject: Reject) -> str:
-        return f"line {reject.line_no}: {reject.reason}"
-
-    def close_spools(self) -> None:
-        for spool in (self.other, self.reject_spool):
-            spool.close()
-        self.lifecycles.close()
-
-
-REJECT_SCHEMA = pa.schema([("line_no", pa.int64()), ("byte_offset", pa.int64()),
-                           ("raw", pa.binary()), ("reason", pa.string())])
-
-
-def _reject_batch(rejects: list[Reject]) -> pa.RecordBatch:
-    return pa.record_batch([
-        pa.array([r.line_no for r in rejects], pa.int64()),
-        pa.array([r.byte_offset for r in rejects], pa.int64()),
-        pa.array([r.raw for r in rejects], pa.binary()),
-        pa.array([r.reason for r in rejects], pa.string()),
-    ], schema=REJECT_SCHEMA)
-
-
 def _insert_spooled(cur: duckdb.DuckDBPyConnection, table: str, file_id: int,
                     rows: pa.RecordBatchReader) -> None:
-    cur.register("_pitch_spool", rows)
-    cur.execute(f"INSERT INTO {table} BY NAME SELECT ? AS file_id, * FROM _pitch_spool", [file_id])
-    cur.unregister("_pitch_spool")
+    with registered(cur, "_pitch_spool", rows):
+        cur.execute(f"INSERT INTO {table} BY NAME SELECT ? AS file_id, * FROM _pitch_spool",
+                    [file_id])

@@ -27,6 +27,7 @@ from .binary_reference import BinaryReject
 from .derive_binary import BinaryLifecycles
 from .errors import IngestError
 from .spool import Spool
+from .store import registered
 
 #: Rows kept in memory before they go to a temporary file.
 SPOOL_REJECTS = 20_000
@@ -175,12 +176,9 @@ class BinaryStream:
         if self.gaps:
             gaps = pa.Table.from_pylist([dict(zip(GAP_SCHEMA.names, g)) for g in self.gaps],
                                         schema=GAP_SCHEMA)
-            cur.register("_pitch_gaps", gaps)
-            try:
+            with registered(cur, "_pitch_gaps", gaps):
                 cur.execute("INSERT INTO gaps BY NAME SELECT ? AS file_id, * FROM _pitch_gaps",
                             [file_id])
-            finally:
-                cur.unregister("_pitch_gaps")
         cur.execute("UPDATE files SET skipped_packets = ?, duplicates = ? WHERE file_id = ?",
                     [sum(self.skipped.values()), self.duplicates, file_id])
 

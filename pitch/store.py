@@ -300,6 +300,21 @@ def transaction(cur: duckdb.DuckDBPyConnection, *, rollback: bool = False
     cur.execute("ROLLBACK")
 
 
+@contextlib.contextmanager
+def registered(cur: duckdb.DuckDBPyConnection, name: str, data: object) -> Iterator[str]:
+    """``with registered(cur, "_pitch_x", arrow):`` an Arrow table or stream visible to SQL.
+
+    Unregistered on the way out, whatever happened; an unregister that fails
+    because the transaction was aborted under it does not hide the error.
+    """
+    cur.register(name, data)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            cur.unregister(name)
+
+
 #: Every table that holds rows of one file, by ``file_id``; ``files`` last.
 #: A new per-file table (binary PITCH's ``gaps``) is one more entry here.
 FILE_TABLES: tuple[str, ...] = ("messages_common", "messages_other", "messages_binary",

@@ -8,7 +8,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pitch import generate, ingest, store
+from pitch import generate, ingest, ingest_text, store
 from pitch.decode import decode_line
 from pitch.errors import DecodeError
 from pitch.layouts import COMMON_CODES, LAYOUTS
@@ -65,8 +65,8 @@ def with_damage(data: bytes) -> bytes:
 
 @pytest.fixture
 def small_spools(monkeypatch):
-    monkeypatch.setattr(ingest, "SPOOL_OTHER", 50)
-    monkeypatch.setattr(ingest, "SPOOL_REJECTS", 10)
+    monkeypatch.setattr(ingest_text, "SPOOL_OTHER", 50)
+    monkeypatch.setattr(ingest_text, "SPOOL_REJECTS", 10)
 
 
 def fixtures() -> list[tuple[str, bytes]]:

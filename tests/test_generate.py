@@ -17,7 +17,7 @@ import pytest
 from pitch.columns import decode_bytes
 from pitch.decode import decode_line
 from pitch.generate import OPEN_MS, TEMPLATES, base36, generate_lines, write_file, write_session
-from pitch.layouts import BY_CODE_LENGTH, LAYOUTS, MESSAGE_TYPES, Kind
+from pitch.layouts import BY_CODE_LENGTH, LAYOUTS, Kind
 
 N = 4000
 

@@ -8,7 +8,7 @@ from collections import Counter
 import duckdb
 import pytest
 
-from pitch import ingest, queries, settings, store
+from pitch import ingest, ingest_text, queries, settings, store
 from pitch.errors import IngestError
 
 A1 = b"S28800011AAK27GA0000DTS000100SH    0000619200Y"
@@ -167,7 +167,7 @@ def test_database_busy_is_one_clear_error(tmp_path) -> None:
 
 
 def test_many_rejects_are_spooled_in_order(db, monkeypatch) -> None:
-    monkeypatch.setattr(ingest, "SPOOL_REJECTS", 7)
+    monkeypatch.setattr(ingest_text, "SPOOL_REJECTS", 7)
     lines = []
     for i in range(60):
         lines.append(A1 if i % 3 == 0 else b"S2880001%dZ" % (i % 10))
