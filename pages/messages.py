@@ -39,7 +39,7 @@ try:
 except ValueError as exc:
     errors.append(str(exc))
 try:
-    order_id = fmt.parse_b36(order_text) if order_text else None
+    order_id = fmt.parse_id(order_text) if order_text else None
 except ValueError as exc:
     errors.append(str(exc))
 if errors:
@@ -86,7 +86,7 @@ with detail_slot.container(border=True):
     left.dataframe(fmt.describe(detail), hide_index=True, width="stretch")
     with right:
         if "order_id" in detail:
-            oid = fmt.b36(detail["order_id"])
+            oid = fmt.format_id(detail["order_id"])
             if st.button(f"Order {oid} lifecycle", icon=":material/receipt_long:"):
                 ui.go("orders", order=oid, file=fid)
             if st.button(f"Every message of order {oid}", icon=":material/filter_alt:"):

@@ -27,7 +27,7 @@ with st.container(border=True):
     file_id = ui.file_picker(e, files, ui.first_page)
 
 try:
-    order_id = fmt.parse_b36(order_text) if order_text else None
+    order_id = fmt.parse_id(order_text) if order_text else None
 except ValueError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -38,7 +38,7 @@ flt = OrderFilter(symbols=tuple(symbols), side={"Buy": "B", "Sell": "S"}.get(sid
 total = ui.q(queries.order_count, flt)
 st.markdown(f"{flt.sentence()}: **{fmt.count(total)}**")
 if total == 0:
-    st.info("No order matches these filters. Check the order id (base 36, 12 characters) "
+    st.info("No order matches these filters. Check the order id (base 36, as in the file) "
             "or remove a filter.", icon=":material/filter_alt_off:")
     st.stop()
 
@@ -59,7 +59,7 @@ if row is None or row >= len(frame):
 
 order = frame.iloc[row]
 fid, line = int(order["file_id"]), int(order["line_no"])
-oid = fmt.b36(order["order_id"])
+oid = fmt.format_id(order["order_id"])
 events = ui.q(queries.order_lifecycle, fid, line)
 with lifecycle_slot.container(border=True):
     st.subheader(f"Order {oid}: {'buy' if order['side'] == 'B' else 'sell'} "

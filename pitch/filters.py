@@ -77,7 +77,7 @@ class MessageFilter:
         if self.symbols:
             words.append(f"for {_names(self.symbols)}")
         if self.order_id is not None:
-            words.append(f"of order {fmt.b36(self.order_id)}")
+            words.append(f"of order {fmt.format_id(self.order_id)}")
         if self.start_ns is not None and self.end_ns is not None:
             words.append(f"between {fmt.hms(self.start_ns)} and {fmt.hms(self.end_ns)}")
         elif self.start_ns is not None:
@@ -117,7 +117,7 @@ class OrderFilter:
         if self.symbols:
             words.append(f"for {_names(self.symbols)}")
         if self.order_id is not None:
-            words.append(f"with id {fmt.b36(self.order_id)}")
+            words.append(f"with id {fmt.format_id(self.order_id)}")
         if self.file_id is not None:
             words.append(f"in file {self.file_name or self.file_id}")
         return " ".join(words)

@@ -1,7 +1,8 @@
 """How values look on screen and in exported CSV, in one place.
 
 Times are ``HH:MM:SS.mmm`` (nanoseconds since midnight in the database), ids
-are 12-character zero-padded upper-case base 36 as in the file, prices have
+are upper-case base 36 as in the file (12 characters, zero-padded, or 13 for
+the unsigned 64-bit ids of binary PITCH that do not fit in 12), prices have
 4 decimals and counts thousands separators. Pure functions: no Streamlit here,
 so the conventions have plain unit tests.
 """
@@ -23,8 +24,14 @@ import pyarrow.csv as pa_csv
 NS_PER_MS = 1_000_000
 NS_PER_DAY = 86_400 * 1_000_000_000
 B36_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Characters of an id in a text PITCH file; smaller ids are zero-padded to it.
 B36_WIDTH = 12
+#: The largest id that fits in B36_WIDTH characters.
 B36_MAX = 36 ** B36_WIDTH - 1
+#: The largest id at all: binary PITCH ids are unsigned 64-bit ("3W5E11264SGSF").
+ID_MAX = 2 ** 64 - 1
+#: Characters of ID_MAX in base 36: ids above B36_MAX take this many.
+B36_WIDE = 13
 
 #: Columns holding nanoseconds since midnight.
 TIME_COLUMNS = ("time_ns", "first_time_ns", "last_time_ns")
@@ -68,12 +75,15 @@ def parse_hms(text: str) -> int:
 
 
 def b36(value: int | None) -> str:
-    """12-character upper-case base 36, zero-padded, as ids appear in the file."""
+    """Upper-case base 36 of an id: 12 characters zero-padded, as in the file; 13 above 36**12-1.
+
+    Raises ValueError for a value outside 0 to 2**64-1.
+    """
     if _missing(value):
         return ""
     n = int(value)
-    if n < 0:
-        raise ValueError(f"id {n} is negative")
+    if n < 0 or n > ID_MAX:
+        raise ValueError(f"id {n} is outside 0 to 2**64-1")
     digits = []
     while n:
         n, r = divmod(n, 36)
@@ -82,11 +92,33 @@ def b36(value: int | None) -> str:
 
 
 def parse_b36(text: str) -> int:
-    """The integer of a base-36 id as typed (case and leading zeros don't matter)."""
+    """The integer of a base-36 id as typed (case and leading zeros don't matter).
+
+    Accepts 1 to 13 characters up to ``3W5E11264SGSF`` (2**64-1); raises
+    ValueError with a message fit for a person otherwise.
+    """
     cleaned = (text or "").strip().upper()
-    if not cleaned or len(cleaned) > B36_WIDTH or any(c not in B36_DIGITS for c in cleaned):
-        raise ValueError(f"order id {text!r} is not 1-12 characters of 0-9/A-Z")
-    return int(cleaned, 36)
+    if not cleaned or len(cleaned) > B36_WIDE or any(c not in B36_DIGITS for c in cleaned):
+        raise ValueError(f"order id {text!r} is not 1-{B36_WIDE} characters of 0-9/A-Z")
+    n = int(cleaned, 36)
+    if n > ID_MAX:
+        raise ValueError(f"order id {text!r} is over {b36(ID_MAX)}, the largest 64-bit id")
+    return n
+
+
+def format_id(value: int | None) -> str:
+    """One id as people read it ('' when missing): :func:`format_ids` of one value."""
+    if _missing(value):
+        return ""
+    n = int(value)
+    if n < 0 or n > ID_MAX:
+        raise ValueError(f"id {n} is outside 0 to 2**64-1")
+    return format_ids(pa.array([n], pa.uint64()))[0].as_py()
+
+
+def parse_id(text: str) -> int:
+    """An id as typed by a person (the inverse of :func:`format_id`)."""
+    return parse_b36(text)
 
 
 def price(value: Decimal | float | None) -> str:
@@ -190,7 +222,7 @@ def export_table(data: pd.DataFrame | pa.Table) -> pa.Table:
     """A table for CSV: raw typed values plus readable ones.
 
     Each time column keeps its nanoseconds and gains an ``HH:MM:SS.mmm``
-    column beside it; ids become base 36 as in the file; prices are written
+    column beside it; ids are written by :func:`format_ids`; prices are written
     with exactly 4 decimals, without thousands separators; a reject's raw
     bytes become text. Columns are converted whole, so a million rows take
     about a second, not ten.
@@ -205,7 +237,7 @@ def export_table(data: pd.DataFrame | pa.Table) -> pa.Table:
             arrays += [arr, hms_array(arr)]
             continue
         if name in ID_COLUMNS:
-            arr = b36_array(arr)
+            arr = format_ids(arr)
         elif name in PRICE_COLUMNS:
             arr = price_array(arr)
         elif name == "raw":
@@ -279,16 +311,30 @@ def _fixed_width(chars: np.ndarray, missing: np.ndarray) -> pa.Array:
     return pa.array(raw, pa.binary(width), mask=missing).cast(pa.string())
 
 
+def format_ids(values: pa.Array) -> pa.Array:
+    """Ids as people read them, on screen and in CSV: base 36, as in text PITCH files.
+
+    The one place that decides how an id is written: every id shown, exported
+    or put in a sentence goes through here (or :func:`format_id`), so binary
+    files could later show theirs in decimal by deciding it here alone.
+    """
+    return b36_array(values)
+
+
 def b36_array(arr: pa.Array) -> pa.Array:
-    """:func:`b36` of a whole array of unsigned integers."""
-    if not _numeric(arr):
-        return _slow(arr, b36)
+    """:func:`b36` of a whole array of unsigned integers (12 characters, 13 above 36**12-1)."""
+    if not _numeric(arr) or (pa.types.is_signed_integer(arr.type)
+                             and arr.null_count < len(arr) and pc.min(arr).as_py() < 0):
+        return _slow(arr, b36)  # not plain unsigned numbers: the careful version (it raises)
     n, missing = _ints(arr, "uint64")
-    chars = np.empty((len(n), B36_WIDTH), dtype=np.uint8)
-    for i in range(B36_WIDTH - 1, -1, -1):
+    chars = np.empty((len(n), B36_WIDE), dtype=np.uint8)
+    for i in range(B36_WIDE - 1, -1, -1):
         chars[:, i] = _B36_CODES[n % 36]
         n = n // 36
-    return _fixed_width(chars, missing)
+    wide = _fixed_width(chars, missing)
+    # A leading zero means the id fits in the file's 12 characters: drop it.
+    narrow = pa.array(chars[:, 0] == _ZERO)
+    return pc.if_else(narrow, pc.utf8_slice_codeunits(wide, 1), wide)
 
 
 def hms_array(arr: pa.Array) -> pa.Array:
@@ -337,7 +383,7 @@ def value(column: str, v: Any) -> str:
     if column in TIME_COLUMNS or column.endswith("_time_ns"):
         return hms(v)
     if column in ID_COLUMNS:
-        return b36(v)
+        return format_id(v)
     if column in PRICE_COLUMNS:
         return price(v)
     if column == "raw":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -63,27 +64,72 @@ B36_CASES = [
     (35, "00000000000Z"),
     (36, "000000000010"),
     (int("1K27GA00000X", 36), "1K27GA00000X"),
-    (36 ** 12 - 1, "ZZZZZZZZZZZZ"),
+    (36 ** 12 - 1, "ZZZZZZZZZZZZ"),  # the widest id a text file holds
+    (36 ** 12, "1000000000000"),  # from here on 13 characters (binary PITCH)
+    (2 ** 63, "1Y2P0IJ32E8E8"),
+    (2 ** 64 - 1, "3W5E11264SGSF"),  # the largest unsigned 64-bit id
 ]
 
 
 @pytest.mark.parametrize("n, text", B36_CASES)
 def test_b36_both_ways(n, text) -> None:
     assert fmt.b36(n) == text
+    assert fmt.format_id(n) == text
     assert fmt.parse_b36(text) == n
+    assert fmt.parse_id(text) == n
     assert fmt.parse_b36(text.lower().lstrip("0") or "0") == n  # as a person may type it
+    assert fmt.b36_array(pa.array([n], pa.uint64())).to_pylist() == [text]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "1K27GA00000X0", "1K27-GA", "ÄBC", "1.5"])
-def test_parse_b36_refuses(text) -> None:
-    with pytest.raises(ValueError, match="order id"):
+@pytest.mark.parametrize("text, reason", [
+    ("", "1-13 characters"), ("   ", "1-13 characters"),
+    ("10000000000000", "1-13 characters"),  # 14 characters
+    ("1K27-GA", "1-13 characters"), ("ÄBC", "1-13 characters"), ("1.5", "1-13 characters"),
+    ("3W5E11264SGSG", "over 3W5E11264SGSF, the largest 64-bit id"),  # 2**64
+    ("ZZZZZZZZZZZZZ", "over 3W5E11264SGSF"),
+])
+def test_parse_b36_refuses(text, reason) -> None:
+    with pytest.raises(ValueError, match="order id") as err:
         fmt.parse_b36(text)
+    assert reason in str(err.value)
 
 
-def test_b36_missing_and_negative() -> None:
-    assert fmt.b36(None) == ""
+def test_b36_missing_and_out_of_range() -> None:
+    assert fmt.b36(None) == "" and fmt.format_id(None) == ""
+    for bad in (-1, 2 ** 64):
+        with pytest.raises(ValueError, match="outside 0 to 2\\*\\*64-1"):
+            fmt.b36(bad)
+        with pytest.raises(ValueError):
+            fmt.format_id(bad)
     with pytest.raises(ValueError):
-        fmt.b36(-1)
+        fmt.b36_array(pa.array([5, -1], pa.int64()))  # the array version refuses it too
+
+
+def test_ids_round_trip_and_array_agrees_with_scalar_on_random_u64s() -> None:
+    rng = np.random.default_rng(11)
+    values = np.concatenate([
+        rng.integers(0, 2 ** 64 - 1, 2000, dtype=np.uint64, endpoint=True),  # mostly 13 chars
+        rng.integers(0, 36 ** 12, 2000, dtype=np.uint64),  # 12 characters
+        np.array([0, 36 ** 12 - 1, 36 ** 12, 2 ** 63, 2 ** 64 - 1], dtype=np.uint64)])
+    ints = [int(v) for v in values]
+    texts = fmt.b36_array(pa.array(values)).to_pylist()
+    assert texts == [fmt.b36(v) for v in ints]
+    assert fmt.format_ids(pa.array(values)).to_pylist() == texts
+    assert [fmt.parse_b36(t) for t in texts] == ints
+    assert all(len(t) == (12 if v < 36 ** 12 else 13) for t, v in zip(texts, ints))
+    with_nulls = pa.array([2 ** 64 - 1, None, 7], pa.uint64())
+    assert fmt.b36_array(with_nulls).to_pylist() == ["3W5E11264SGSF", None, "000000000007"]
+
+
+def test_wide_ids_in_csv_and_on_screen() -> None:
+    frame = pd.DataFrame({"order_id": pd.array([2 ** 64 - 1, 36 ** 12, 35, None], dtype="UInt64"),
+                          "execution_id": pd.array([2 ** 63, None, 1, 2], dtype="UInt64")})
+    assert fmt.to_csv(frame).decode().splitlines() == [
+        "order_id,execution_id", "3W5E11264SGSF,1Y2P0IJ32E8E8", "1000000000000,",
+        "00000000000Z,000000000001", ",000000000002"]
+    shown = fmt.display_frame(frame)
+    assert shown["order_id"].tolist() == ["3W5E11264SGSF", "1000000000000", "00000000000Z", ""]
+    assert fmt.describe({"order_id": 2 ** 64 - 1})["value"].tolist() == ["3W5E11264SGSF"]
 
 
 VALUE_CASES = [
