@@ -69,7 +69,8 @@ with lifecycle_slot.container(border=True):
     m[1].metric("Executed", fmt.count(order["executed_shares"]))
     m[2].metric("Cancelled", fmt.count(order["cancelled_shares"]))
     m[3].metric("Remaining", fmt.count(order["remaining_shares"]))
-    m[4].metric("Events", fmt.count(len(events)))
+    # The add opens the order; its events are what happened after (as in the table).
+    m[4].metric("Events", fmt.count(order["events"]))
     st.caption(f"Added at {fmt.hms(order['first_time_ns'])} on line {line:,} of "
                f"{file_names.get(fid, fid)}; last event at {fmt.hms(order['last_time_ns'])}.")
     ui.table(events.drop(columns=["type"]), key="lifecycle")

@@ -264,6 +264,9 @@ def test_orders_page_opens_one_order_lifecycle(loaded) -> None:
     lifecycle = at.dataframe[0].value  # shown above the orders table
     assert lifecycle[["event", "shares", "remaining_shares"]].values.tolist() == [
         ["add", "100", "100"], ["cancelled", "100", "0"]]
+    # The add is not an event: the metric and the table's events column say 1 (the cancel).
+    assert {m.label: m.value for m in at.metric}["Events"] == "1"
+    assert at.dataframe[1].value["events"].astype(str).tolist() == ["1"]
     at.pills(key="status").set_value(["open"]).run()
     assert count_line(at).startswith("Open orders with id")
     assert "**0**" in count_line(at)

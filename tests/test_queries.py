@@ -166,6 +166,15 @@ def test_order_lifecycle(day) -> None:
     assert queries.order_lifecycle(day, 1, 3).empty  # line 3 is not an add
 
 
+def test_an_orders_events_are_its_lifecycle_without_the_add(day) -> None:
+    orders = queries.orders_page(day, OrderFilter())
+    assert sorted(orders["events"].tolist()) == [0, 0, 1, 3]
+    for o in orders.itertuples():
+        lifecycle = queries.order_lifecycle(day, o.file_id, o.line_no)
+        assert lifecycle["event"].iloc[0] == "add"
+        assert len(lifecycle) - 1 == o.events, o.order_id
+
+
 def test_orders(day) -> None:
     assert queries.order_count(day, OrderFilter()) == 4
     assert queries.order_count(day, OrderFilter(statuses=("open",))) == 3
