@@ -173,22 +173,71 @@ def raw_text(value: bytes | None) -> str:
     return str(value)
 
 
-def display_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy for st.dataframe: every value as the text a person should read.
+#: Integers beyond this lose digits as JavaScript numbers in the browser's table.
+EXACT_INT_MAX = 2 ** 53
 
-    Times ``HH:MM:SS.mmm``, ids base 36, prices ``1,234.5600``, integers
-    ``12,345``, missing values empty. Time columns lose their ``_ns`` suffix.
+#: How each kind of column is shown (see :func:`column_kind`): numbers stay numbers
+#: so a click on a header sorts them as numbers; ids and times are text as in the file.
+KINDS = ("time", "id", "price", "int", "float", "bool", "wide_int", "text")
+
+
+def column_kind(column: str, values: pd.Series) -> str:
+    """What a query column holds, for display: one of :data:`KINDS`.
+
+    By name first (times, ids, prices), then by dtype. ``wide_int`` is an
+    integer column with a value of 2**53 or more, which the browser could not
+    show exactly as a number, so it is shown as text.
+    """
+    numeric = is_numeric(values)
+    if (column in TIME_COLUMNS or column.endswith("_time_ns")) and numeric:
+        return "time"
+    if column in ID_COLUMNS and numeric:
+        return "id"
+    if column in PRICE_COLUMNS and (numeric or values.map(_decimal_like).all()):
+        return "price"
+    if pd.api.types.is_bool_dtype(values):
+        return "bool"
+    if pd.api.types.is_integer_dtype(values):
+        present = values.dropna()
+        wide = len(present) and (int(present.max()) >= EXACT_INT_MAX
+                                 or int(present.min()) <= -EXACT_INT_MAX)
+        return "wide_int" if wide else "int"
+    if numeric:
+        return "float"
+    return "text"
+
+
+def _decimal_like(v: Any) -> bool:
+    return _missing(v) or isinstance(v, (Decimal, int, float, np.integer, np.floating))
+
+
+def display_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy for st.dataframe: numbers as numbers, ids and times as the text of the file.
+
+    Integers become ``Int64`` and floats and prices ``Float64`` (missing values
+    stay missing), so a table sorts them as numbers; their look (thousands
+    separators, 4 decimals for prices) comes from ``ui.column_config``. Times
+    become ``HH:MM:SS.mmm`` and lose their ``_ns`` suffix, ids go through
+    :func:`format_ids`, booleans read yes/no, and other values are text with
+    missing ones empty.
     """
     out = pd.DataFrame(index=df.index)
     for col in df.columns:
-        values = df[col]
-        if is_numeric(values) and col not in (*TIME_COLUMNS, *ID_COLUMNS, *PRICE_COLUMNS) \
-                and not col.endswith("_time_ns"):
-            kind = "i" if pd.api.types.is_integer_dtype(values) else "f"
-            out[col] = values.map(count if kind == "i" else number)
-        else:
-            out[col] = values.map(lambda v, c=col: value(c, v))
+        out[col] = _shown(column_kind(col, df[col]), col, df[col])
     return out.rename(columns=_display_names(out.columns))
+
+
+def _shown(kind: str, column: str, values: pd.Series) -> pd.Series:
+    if kind in ("int", "price", "float"):
+        number_type = "Int64" if kind == "int" else "Float64"
+        return pd.to_numeric(values, errors="coerce").astype(number_type)
+    if kind in ("time", "id"):  # whole columns at once, as for the CSV export
+        convert = hms_array if kind == "time" else format_ids
+        texts = convert(pa.array(values, from_pandas=True)).to_pylist()
+        return pd.Series([t or "" for t in texts], index=values.index, dtype=object)
+    if kind == "wide_int":
+        return values.map(count)
+    return values.map(lambda v: value(column, v))
 
 
 def is_numeric(values: pd.Series) -> bool:

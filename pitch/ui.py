@@ -145,15 +145,29 @@ def watcher() -> Any:
 
 # --- display helpers ------------------------------------------------------------------
 
+#: NumberColumn formats (sprintf-js, as st.column_config documents): thousands
+#: separators, prices with exactly 4 decimals, other floats without float noise.
+NUMBER_FORMATS = {"int": "%,d", "price": "%,.4f", "float": "%,.15g"}
+
+
 def column_config(df: pd.DataFrame, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """Labels, and numbers right-aligned, for the columns of a query frame."""
+    """Labels and column types for a query frame shown through :func:`fmt.display_frame`.
+
+    Numbers (``fmt.column_kind`` int, price, float) get a ``NumberColumn`` with
+    a format, so they sort as numbers; ids, times and other values are text
+    (integers too wide for the browser right-aligned).
+    """
     config: dict[str, Any] = {}
     names = {**LABELS, **(labels or {})}
     for col in df.columns:
         shown = fmt.display_name(col)
         label = names.get(shown, shown.replace("_", " "))
-        numeric = fmt.is_numeric(df[col]) and col not in fmt.ID_COLUMNS
-        config[shown] = st.column_config.TextColumn(label, alignment="right" if numeric else None)
+        kind = fmt.column_kind(col, df[col])
+        if kind in NUMBER_FORMATS:
+            config[shown] = st.column_config.NumberColumn(label, format=NUMBER_FORMATS[kind])
+        else:
+            config[shown] = st.column_config.TextColumn(
+                label, alignment="right" if kind == "wide_int" else None)
     return config
 
 

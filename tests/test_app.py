@@ -7,9 +7,11 @@ page's refusals and limits, order and symbol drill-downs, clearing.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit import config as st_config
@@ -107,7 +109,7 @@ def test_every_page_renders_on_a_loaded_database(loaded) -> None:
     assert [m.value for m in at.metric][:3] == ["20,001", "2", "288"]
     type_table = at.dataframe[0].value
     assert type_table[["message_type", "count"]].values.tolist()[:2] == [
-        ["Add Order (Short)", "10,362"], ["Order Cancel", "9,592"]]
+        ["Add Order (Short)", 10_362], ["Order Cancel", 9_592]]
     for page in PAGES[1:]:
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
@@ -205,8 +207,30 @@ def test_url_reproduces_a_messages_view(loaded) -> None:
     at = start("messages", types=["Order Executed"], sort="shares", desc="true", page="2")
     assert count_line(at) == "Order Executed messages: **20**"
     assert "Page 1 of 1" in texts(at.caption)  # page 2 of a 1-page answer falls back to 1
-    shares = [int(s.replace(",", "")) for s in at.dataframe[0].value["shares"]]
+    shares = at.dataframe[0].value["shares"].tolist()
     assert shares == sorted(shares, reverse=True)
+
+
+def column_types(table) -> dict[str, tuple[str, str | None]]:
+    """A shown table's column types and number formats, as sent to the browser."""
+    columns = json.loads(table.proto.columns)
+    return {name: (c["type_config"]["type"], c["type_config"].get("format"))
+            for name, c in columns.items() if "type_config" in c}
+
+
+def test_messages_table_sorts_numbers_as_numbers(loaded) -> None:
+    at = start("messages", sort="shares", desc="true")
+    table = at.dataframe[0]
+    frame = table.value
+    assert pd.api.types.is_integer_dtype(frame["shares"])  # not "1,000" as text
+    assert pd.api.types.is_float_dtype(frame["price"])
+    types = column_types(table)
+    assert types["shares"] == ("number", "%,d") and types["line_no"] == ("number", "%,d")
+    assert types["price"] == ("number", "%,.4f")  # 1,234.5600
+    assert types["order_id"] == ("text", None) and types["time"] == ("text", None)
+    assert all(isinstance(v, str) and len(v) == 12 for v in frame["order_id"])  # as in the file
+    # The largest number of shares first, numerically: 1000 above 41 and 100.
+    assert frame["shares"].tolist() == sorted(frame["shares"].tolist(), reverse=True)
 
 
 def test_paging_and_sorting(loaded) -> None:
@@ -217,10 +241,10 @@ def test_paging_and_sorting(loaded) -> None:
     assert at.dataframe[0].value["line_no"].tolist() != first_page
     at.number_input(key="goto").set_value(401).run()  # far beyond the visible page buttons
     assert "Page 401 of 401 · rows 20,001–20,001" in texts(at.caption)
-    assert at.dataframe[0].value["line_no"].tolist() == ["20,000"]  # the latest message
+    assert at.dataframe[0].value["line_no"].tolist() == [20_000]  # the latest message
     at.selectbox(key="sort").set_value("shares").run()
     at.toggle(key="desc").set_value(True).run()
-    shares = [int(s.replace(",", "") or 0) for s in at.dataframe[0].value["shares"]]
+    shares = at.dataframe[0].value["shares"].fillna(0).tolist()
     assert shares == sorted(shares, reverse=True)
     assert "Page 1 of 401" in texts(at.caption)  # a new order starts at its first page
 
@@ -238,7 +262,7 @@ def test_sql_refuses_a_write_and_says_when_the_row_limit_cuts(loaded) -> None:
     assert len(at.dataframe[0].value) == 100
     assert at.dataframe[0].value["order_id"].iloc[0] == "AK27GA0000DT"  # ids shown as in the file
     at.text_area(key="sql").set_value("SELECT count(*) AS n FROM messages").run()
-    assert not at.warning and at.dataframe[0].value["n"].tolist() == ["20,001"]
+    assert not at.warning and at.dataframe[0].value["n"].tolist() == [20_001]
 
 
 def test_sql_time_limit_is_shown_when_it_stops_a_query(loaded) -> None:
@@ -263,10 +287,10 @@ def test_orders_page_opens_one_order_lifecycle(loaded) -> None:
     assert "Order AK27GA0000DT: sell 100 SH @ 61.9200" in texts(at.subheader)
     lifecycle = at.dataframe[0].value  # shown above the orders table
     assert lifecycle[["event", "shares", "remaining_shares"]].values.tolist() == [
-        ["add", "100", "100"], ["cancelled", "100", "0"]]
+        ["add", 100, 100], ["cancelled", 100, 0]]
     # The add is not an event: the metric and the table's events column say 1 (the cancel).
     assert {m.label: m.value for m in at.metric}["Events"] == "1"
-    assert at.dataframe[1].value["events"].astype(str).tolist() == ["1"]
+    assert at.dataframe[1].value["events"].tolist() == [1]
     at.pills(key="status").set_value(["open"]).run()
     assert count_line(at).startswith("Open orders with id")
     assert "**0**" in count_line(at)
@@ -298,9 +322,9 @@ def test_ingest_page_lists_files_and_rejects(loaded) -> None:
     at = start("ingest")
     files = at.dataframe[0].value
     assert files[["name", "messages", "rejects"]].values.tolist() == [
-        ["bad.pitch", "1", "1"], ["pitch_data.txt", "20,000", "0"]]
+        ["bad.pitch", 1, 1], ["pitch_data.txt", 20_000, 0]]
     rejects = at.dataframe[1].value
-    assert rejects[["line_no", "raw"]].values.tolist() == [["2", "Sthis is not a message"]]
+    assert rejects[["line_no", "raw"]].values.tolist() == [[2, "Sthis is not a message"]]
     assert "CSV of all 1 rejects" in [b.label for b in at.get("download_button")]
     assert "Folder watching is off" in texts(at.caption)
 

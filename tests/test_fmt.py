@@ -173,15 +173,72 @@ def sample_frame() -> pd.DataFrame:
     })
 
 
-def test_display_frame_formats_every_cell() -> None:
+def test_display_frame_keeps_numbers_numeric() -> None:
     shown = fmt.display_frame(sample_frame())
     assert list(shown.columns) == ["time", "order_id", "side", "shares", "price", "first_time"]
-    assert shown.to_dict("records") == [
-        {"time": "08:00:00.011", "order_id": "1K27GA00000X", "side": "B", "shares": "1,500",
-         "price": "61.9200", "first_time": "00:00:00.000"},
-        {"time": "09:30:00.000", "order_id": "", "side": "", "shares": "", "price": "",
-         "first_time": "00:00:00.001"},
-    ]
+    assert {c: dtype(shown[c]) for c in shown} == {
+        "time": "text", "order_id": "text", "side": "text", "shares": "Int64",
+        "price": "Float64", "first_time": "text"}
+    first, second = shown.to_dict("records")
+    assert first == {"time": "08:00:00.011", "order_id": "1K27GA00000X", "side": "B",
+                     "shares": 1500, "price": 61.92, "first_time": "00:00:00.000"}
+    assert (second["time"], second["order_id"], second["side"]) == ("09:30:00.000", "", "")
+    assert shown[["shares", "price"]].iloc[1].isna().all()  # missing, not 0
+
+
+def dtype(values: pd.Series) -> str:
+    """The dtype of a number column, or 'text' for a column of strings."""
+    if all(isinstance(v, str) for v in values):
+        return "text"
+    return str(values.dtype)
+
+
+KIND_CASES = [  # (column, values, kind, dtype shown, first value shown)
+    ("time_ns", pd.array([28_800_011 * MS, None], dtype="Int64"), "time", "text",
+     "08:00:00.011"),
+    ("order_id", pd.array([35, None], dtype="UInt64"), "id", "text", "00000000000Z"),
+    ("execution_id", np.array([2 ** 64 - 1, 1], dtype=np.uint64), "id", "text",
+     "3W5E11264SGSF"),
+    ("price", [1234.56, None], "price", "Float64", 1234.56),
+    ("vwap", [Decimal("61.92"), None], "price", "Float64", 61.92),
+    ("shares", pd.array([1000, None], dtype="Int64"), "int", "Int64", 1000),
+    ("line_no", np.array([41, 1000], dtype=np.int64), "int", "Int64", 41),
+    ("count", np.array([2 ** 53, 1], dtype=np.uint64), "wide_int", "text",
+     "9,007,199,254,740,992"),
+    ("percent", [51.81, 0.5], "float", "Float64", 51.81),
+    ("broken", pd.array([True, None], dtype="boolean"), "bool", "text", "yes"),
+    ("symbol", ["AAPL", None], "text", "text", "AAPL"),
+    ("raw", [b"S12\xff", None], "text", "text", "S12\\xff"),
+]
+
+
+@pytest.mark.parametrize("column, values, kind, expected, first", KIND_CASES)
+def test_column_kinds_and_what_the_table_gets(column, values, kind, expected, first) -> None:
+    frame = pd.DataFrame({column: values})
+    assert fmt.column_kind(column, frame[column]) == kind
+    shown = fmt.display_frame(frame)
+    name = fmt.display_name(column)
+    assert dtype(shown[name]) == expected
+    assert shown[name].iloc[0] == first
+
+
+def test_column_config_declares_numbers_as_number_columns() -> None:
+    from pitch import ui
+
+    frame = pd.DataFrame({k: v for k, v, *_ in KIND_CASES})
+    config = ui.column_config(frame, labels={"count": "n"})
+    types = {name: (c["type_config"]["type"], c["type_config"].get("format"))
+             for name, c in config.items()}
+    assert types == {
+        "time": ("text", None), "order_id": ("text", None), "execution_id": ("text", None),
+        "price": ("number", "%,.4f"), "vwap": ("number", "%,.4f"),
+        "shares": ("number", "%,d"), "line_no": ("number", "%,d"),
+        "count": ("text", None), "percent": ("number", "%,.15g"),
+        "broken": ("text", None), "symbol": ("text", None), "raw": ("text", None)}
+    assert config["count"]["label"] == "n" and config["count"]["alignment"] == "right"
+    assert config["line_no"]["label"] == "line" and config["order_id"]["label"] == "order id"
+    # Every shown column has its config, under the name the table shows.
+    assert set(config) == set(fmt.display_frame(frame).columns)
 
 
 def test_export_csv_keeps_raw_values_beside_readable_ones() -> None:
