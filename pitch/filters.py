@@ -16,6 +16,8 @@ from .layouts import MESSAGE_TYPES
 TYPE_NAMES: dict[str, str] = {code: name for code, _, name in MESSAGE_TYPES}
 TYPE_CODES: dict[str, str] = {name: code for code, name in TYPE_NAMES.items()}
 SIDES = {"B": "buy", "S": "sell"}
+#: The Side control's choices (also their text in the URL) and their codes.
+SIDE_CHOICES = {name.capitalize(): code for code, name in SIDES.items()}
 ORDER_STATUSES = ("open", "filled", "cancelled")
 
 
