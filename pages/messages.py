@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import fmt, links, queries, ui
+from pitch import fmt, ids, links, queries, ui
 from pitch.filters import SIDE_CHOICES, MessageFilter
 from pitch.runtime import q
 
@@ -39,7 +39,7 @@ try:
 except ValueError as exc:
     errors.append(str(exc))
 try:
-    order_id = fmt.parse_id(order_text) if order_text else None
+    order_id = ids.parse_id(order_text) if order_text else None
 except ValueError as exc:
     errors.append(str(exc))
 if errors:
@@ -87,7 +87,7 @@ with detail_slot.container(border=True):
     with right:  # links, not buttons: each is the URL of its view, to open or share
         if "order_id" in detail:
             oid = int(detail["order_id"])
-            shown = fmt.format_id(oid)
+            shown = ids.format_id(oid)
             ui.link("orders", links.of_order(oid, fid), f"Order {shown} lifecycle",
                     ":material/receipt_long:")
             ui.link("messages", links.of_order(oid, fid), f"Every message of order {shown}",

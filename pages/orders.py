@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import charts, fmt, links, queries, ui
+from pitch import charts, export, fmt, ids, links, queries, ui
 from pitch.filters import ORDER_STATUSES, SIDE_CHOICES, OrderFilter
 from pitch.runtime import q
 
@@ -28,7 +28,7 @@ with st.container(border=True):
     file_id = links.file_picker(e, files, ui.first_page)
 
 try:
-    order_id = fmt.parse_id(order_text) if order_text else None
+    order_id = ids.parse_id(order_text) if order_text else None
 except ValueError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -61,7 +61,7 @@ if row is None or row >= len(frame):
 order = frame.iloc[row]
 fid, line = int(order["file_id"]), int(order["line_no"])
 picked_id = int(order["order_id"])
-oid = fmt.format_id(picked_id)
+oid = ids.format_id(picked_id)
 events = q(queries.order_lifecycle, fid, line)
 with lifecycle_slot.container(border=True):
     st.subheader(f"Order {oid}: {'buy' if order['side'] == 'B' else 'sell'} "
@@ -79,7 +79,7 @@ with lifecycle_slot.container(border=True):
     st.plotly_chart(charts.lifecycle_chart(events), key="lifecycle_chart")
     b1, b2, b3, _ = st.columns([1, 1, 1, 2])
     with b1:
-        ui.csv_button("CSV of this lifecycle", lambda cur: fmt.to_csv(events),
+        ui.csv_button("CSV of this lifecycle", lambda cur: export.to_csv(events),
                       f"order-{oid}.csv", key="csv_lifecycle")
     with b2:
         ui.link("messages", links.of_order(picked_id, fid), "Its messages", ":material/list:")

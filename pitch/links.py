@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 import streamlit as st
 
-from . import fmt
+from . import ids
 from .filters import TYPE_NAMES
 
 
@@ -162,7 +162,7 @@ def of_order(order_id: int, file_id: int) -> dict[str, str]:
     On Messages: every message of that order; on Orders: that order, opened
     when it is the only match.
     """
-    return {ORDER: fmt.format_id(order_id), FILE: str(file_id)}
+    return {ORDER: ids.format_id(order_id), FILE: str(file_id)}
 
 
 def symbol(name: str) -> dict[str, str]:

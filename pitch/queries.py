@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import fmt
+from . import export
+from .arrowtext import missing
 from .filters import TYPE_NAMES, MessageFilter, OrderFilter
 from .layouts import ADD_CODES
 
@@ -123,14 +124,14 @@ def data_version(conn: duckdb.DuckDBPyConnection) -> tuple:
 
 def stream_csv(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None,
                batch_rows: int = 100_000) -> bytes:
-    """CSV bytes of a whole query, batch by batch (Arrow from DuckDB, :func:`fmt.export_table`)."""
+    """CSV bytes of a whole query, batch by batch (Arrow from DuckDB, :func:`export.export_table`)."""
     reader = conn.sql(sql, params=params or []).to_arrow_reader(batch_rows)
     parts: list[bytes] = []
     for batch in reader:
-        parts.append(fmt.csv_bytes(_named_types(fmt.export_table(pa.Table.from_batches([batch]))),
+        parts.append(export.csv_bytes(_named_types(export.export_table(pa.Table.from_batches([batch]))),
                                    header=not parts))
     if not parts:  # no rows: still the header line
-        parts.append(fmt.csv_bytes(_named_types(fmt.export_table(reader.schema.empty_table()))))
+        parts.append(export.csv_bytes(_named_types(export.export_table(reader.schema.empty_table()))))
     return b"".join(parts)
 
 
@@ -214,7 +215,7 @@ def message_detail(conn: duckdb.DuckDBPyConnection, file_id: int, line_no: int) 
     if df.empty:
         return {}
     row = _with_type_names(df).iloc[0].to_dict()
-    return {k: v for k, v in row.items() if not fmt._missing(v)}
+    return {k: v for k, v in row.items() if not missing(v)}
 
 
 # --- Orders ---------------------------------------------------------------------------

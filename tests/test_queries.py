@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pitch import fmt, ingest, queries
+from pitch import fmt, ids, ingest, queries
 from pitch.filters import MessageFilter, OrderFilter
 
 MS = 1_000_000
@@ -17,7 +17,7 @@ def t(text: str) -> str:
 
 
 def oid(n: int) -> str:
-    return fmt.b36(n)
+    return ids.b36(n)
 
 
 def add(at: str, o: int, side: str, shares: int, sym: str, price: str) -> str:
@@ -291,7 +291,7 @@ def test_wide_ids_filter_show_and_export(day) -> None:
     wide = 2 ** 64 - 1  # "3W5E11264SGSF"
     day.execute("UPDATE messages_common SET order_id = ? WHERE file_id = 1 AND order_id = 2",
                 [wide])
-    flt = MessageFilter(order_id=fmt.parse_id("3w5e11264sgsf"))  # as a person may type it
+    flt = MessageFilter(order_id=ids.parse_id("3w5e11264sgsf"))  # as a person may type it
     assert flt.sentence() == "All messages of order 3W5E11264SGSF"
     assert queries.message_count(day, flt) == 2
     page = queries.messages_page(day, flt)
