@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from urllib.parse import parse_qs
 from pathlib import Path
 
@@ -173,6 +174,16 @@ def test_too_big_upload_is_refused(env, monkeypatch) -> None:
 def test_upload_limit_comes_from_the_config_file() -> None:
     text = (ROOT / ".streamlit" / "config.toml").read_text()
     assert "maxUploadSize = 200" in text
+
+
+def test_the_toolbar_shows_no_deploy_button() -> None:
+    # "viewer" hides the developer options (Deploy, rerun, clear cache), keeps print and theme.
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["toolbarMode"] == "viewer"
+    # And Streamlit, started here as `streamlit run` is, takes it from that file.
+    assert st_config.get_option("client.toolbarMode") == "viewer"
+    assert st_config.get_where_defined("client.toolbarMode") == \
+        str(ROOT / ".streamlit" / "config.toml")
 
 
 def test_message_filters_change_the_table(loaded) -> None:
