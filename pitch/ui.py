@@ -86,8 +86,9 @@ def table(df: pd.DataFrame, *, key: str | None = None, select: bool = False,
     shown = fmt.display_frame(df)
     if height == "rows":  # every row, no inner scrolling (a 50-row page reads as a page)
         height = 38 + 35 * max(len(shown), 1)
+    # placeholder="": a missing number (no price on a cancel) is an empty cell, not "None".
     kwargs: dict[str, Any] = dict(hide_index=True, column_config=column_config(df, labels),
-                                  width="stretch", height=height)
+                                  width="stretch", height=height, placeholder="")
     if select:
         kwargs.update(key=key, on_select="rerun", selection_mode="single-row")
     elif key:

@@ -245,6 +245,7 @@ def test_messages_table_sorts_numbers_as_numbers(loaded) -> None:
     assert types["shares"] == ("number", "%,d") and types["line_no"] == ("number", "%,d")
     assert types["price"] == ("number", "%,.4f")  # 1,234.5600
     assert types["order_id"] == ("text", None) and types["time"] == ("text", None)
+    assert table.proto.HasField("placeholder") and table.proto.placeholder == ""  # empty, not "None"
     assert all(isinstance(v, str) and len(v) == 12 for v in frame["order_id"])  # as in the file
     # The largest number of shares first, numerically: 1000 above 41 and 100.
     assert frame["shares"].tolist() == sorted(frame["shares"].tolist(), reverse=True)
