@@ -22,8 +22,8 @@ with st.container(border=True):
     types = links.type_picker(a, ui.first_page)
     symbols = links.widget(b.multiselect, "symbols", links.some_of(all_symbols), "Symbols",
                            all_symbols, on_change=ui.first_page, placeholder="All symbols")
-    side = links.widget(c.segmented_control, "side", links.one_of(SIDE_CHOICES), "Side", list(SIDE_CHOICES),
-                        on_change=ui.first_page)
+    side = links.widget(c.segmented_control, "side", links.one_of(SIDE_CHOICES), "Side",
+                        list(SIDE_CHOICES), on_change=ui.first_page)
     d, e, f, g = st.columns([2, 2, 2, 3])
     start = links.widget(d.text_input, "from", links.TEXT, "From", on_change=ui.first_page,
                          placeholder=fmt.hms(first), help="HH:MM:SS.mmm, inclusive")

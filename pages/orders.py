@@ -19,8 +19,8 @@ with st.container(border=True):
     a, b, c = st.columns([3, 1, 2])
     symbols = links.widget(a.multiselect, "symbols", links.some_of(all_symbols), "Symbols",
                            all_symbols, on_change=ui.first_page, placeholder="All symbols")
-    side = links.widget(b.segmented_control, "side", links.one_of(SIDE_CHOICES), "Side", list(SIDE_CHOICES),
-                        on_change=ui.first_page)
+    side = links.widget(b.segmented_control, "side", links.one_of(SIDE_CHOICES), "Side",
+                        list(SIDE_CHOICES), on_change=ui.first_page)
     statuses = links.widget(c.pills, "status", links.some_of(ORDER_STATUSES), "Status",
                             list(ORDER_STATUSES), selection_mode="multi", on_change=ui.first_page)
     d, e = st.columns([1, 2])

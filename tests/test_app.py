@@ -245,7 +245,8 @@ def test_messages_table_sorts_numbers_as_numbers(loaded) -> None:
     assert types["shares"] == ("number", "%,d") and types["line_no"] == ("number", "%,d")
     assert types["price"] == ("number", "%,.4f")  # 1,234.5600
     assert types["order_id"] == ("text", None) and types["time"] == ("text", None)
-    assert table.proto.HasField("placeholder") and table.proto.placeholder == ""  # empty, not "None"
+    # A missing number is an empty cell, not "None".
+    assert table.proto.HasField("placeholder") and table.proto.placeholder == ""
     assert all(isinstance(v, str) and len(v) == 12 for v in frame["order_id"])  # as in the file
     # The largest number of shares first, numerically: 1000 above 41 and 100.
     assert frame["shares"].tolist() == sorted(frame["shares"].tolist(), reverse=True)
@@ -392,8 +393,10 @@ def test_drill_downs_travel_in_the_url(loaded) -> None:
     assert at.query_params == {"order": "AK27GA0000DT", "file": "2"}
     assert count_line(at) == "All orders with id AK27GA0000DT in file bad.pitch: **1**"
     assert "Order AK27GA0000DT: sell 100 SH @ 61.9200" in texts(at.subheader)
-    assert at.text_input(key="order").value == "AK27GA0000DT" and at.selectbox(key="file").value == 2
-    assert at.segmented_control(key="side").value is None and at.selectbox(key="sort").value == "time"
+    assert at.text_input(key="order").value == "AK27GA0000DT"
+    assert at.selectbox(key="file").value == 2
+    assert at.segmented_control(key="side").value is None
+    assert at.selectbox(key="sort").value == "time"
     follow(at, "Its messages")
     assert at.query_params == {"order": "AK27GA0000DT", "file": "2"}
     assert count_line(at) == "All messages of order AK27GA0000DT in file bad.pitch: **1**"

@@ -80,14 +80,15 @@ def data_version(conn: duckdb.DuckDBPyConnection) -> tuple:
 
 def stream_csv(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None,
                batch_rows: int = 100_000) -> bytes:
-    """CSV bytes of a whole query, batch by batch (Arrow from DuckDB, :func:`export.export_table`)."""
+    """CSV bytes of a whole query, batch by batch (Arrow from DuckDB, export.export_table)."""
     reader = conn.sql(sql, params=params or []).to_arrow_reader(batch_rows)
     parts: list[bytes] = []
     for batch in reader:
-        parts.append(export.csv_bytes(_named_types(export.export_table(pa.Table.from_batches([batch]))),
-                                   header=not parts))
+        table = _named_types(export.export_table(pa.Table.from_batches([batch])))
+        parts.append(export.csv_bytes(table, header=not parts))
     if not parts:  # no rows: still the header line
-        parts.append(export.csv_bytes(_named_types(export.export_table(reader.schema.empty_table()))))
+        parts.append(export.csv_bytes(_named_types(export.export_table(
+            reader.schema.empty_table()))))
     return b"".join(parts)
 
 
