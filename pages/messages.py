@@ -4,33 +4,33 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import fmt, queries, ui
-from pitch.filters import TYPE_CODES, TYPE_NAMES, MessageFilter
+from pitch import fmt, ids, links, queries, ui
+from pitch.filters import SIDE_CHOICES, MessageFilter
+from pitch.runtime import q
 
-ui.data_page("messages", "Messages")
+ui.data_page("Messages")
 
-
-files = ui.q(queries.files)
+files = q(queries.files)
 file_names = dict(zip(files["file_id"].astype(int), files["name"]))
-first, last = ui.q(queries.time_bounds)
+first, last = q(queries.time_bounds)
+all_symbols = q(queries.symbols)
 
+# Every filter lives in the URL (pitch.links): type=A&type=E, symbols, side, from, to,
+# order, file; a change starts again at page 1.
 with st.container(border=True):
     a, b, c = st.columns([3, 3, 1])
-    type_names = a.multiselect("Message types", list(TYPE_NAMES.values()), key="types",
-                               bind="query-params", on_change=ui.first_page,
-                               placeholder="All types")
-    symbols = b.multiselect("Symbols", ui.q(queries.symbols), key="symbols",
-                            bind="query-params", on_change=ui.first_page, placeholder="All symbols")
-    side = c.segmented_control("Side", ["Buy", "Sell"], key="side", bind="query-params",
-                               on_change=ui.first_page)
+    types = links.type_picker(a, ui.first_page)
+    symbols = links.widget(b.multiselect, "symbols", links.some_of(all_symbols), "Symbols",
+                           all_symbols, on_change=ui.first_page, placeholder="All symbols")
+    side = links.widget(c.segmented_control, "side", links.one_of(SIDE_CHOICES), "Side",
+                        list(SIDE_CHOICES), on_change=ui.first_page)
     d, e, f, g = st.columns([2, 2, 2, 3])
-    start = d.text_input("From", key="from", bind="query-params", on_change=ui.first_page,
+    start = links.widget(d.text_input, "from", links.TEXT, "From", on_change=ui.first_page,
                          placeholder=fmt.hms(first), help="HH:MM:SS.mmm, inclusive")
-    end = e.text_input("To", key="to", bind="query-params", on_change=ui.first_page,
+    end = links.widget(e.text_input, "to", links.TEXT, "To", on_change=ui.first_page,
                        placeholder=fmt.hms(last), help="HH:MM:SS.mmm, inclusive")
-    order_text = f.text_input("Order id", key="order", bind="query-params", on_change=ui.first_page,
-                              placeholder="e.g. 1K27GA00000X", help="Base 36, as in the file")
-    file_id = ui.file_picker(g, files, ui.first_page)
+    order_text = links.order_box(f, ui.first_page)
+    file_id = links.file_picker(g, files, ui.first_page)
 
 errors = []
 try:
@@ -39,7 +39,7 @@ try:
 except ValueError as exc:
     errors.append(str(exc))
 try:
-    order_id = fmt.parse_b36(order_text) if order_text else None
+    order_id = ids.parse_id(order_text) if order_text else None
 except ValueError as exc:
     errors.append(str(exc))
 if errors:
@@ -48,14 +48,14 @@ if errors:
     st.stop()
 
 flt = MessageFilter(
-    types=tuple(TYPE_CODES[n] for n in type_names), symbols=tuple(symbols),
+    types=types, symbols=tuple(symbols),
     start_ns=start_ns, end_ns=end_ns, order_id=order_id,
-    side={"Buy": "B", "Sell": "S"}.get(side or ""), file_id=file_id,
+    side=SIDE_CHOICES.get(side or ""), file_id=file_id,
     file_name=file_names.get(file_id, "") if file_id is not None else "",
 )
-total = ui.q(queries.message_count, flt)
+total = q(queries.message_count, flt)
 st.markdown(f"{flt.sentence()}: **{fmt.count(total)}**")
-if symbols and not type_names:
+if symbols and not types:
     st.caption("Executions (E) and cancels (X) carry no symbol in PITCH, so a symbol filter "
                "leaves them out: filter by order id, or see the order on the Orders page.")
 if total == 0:
@@ -68,7 +68,7 @@ sort, desc, page, pages = ui.paging_bar(
     lambda cur, sort, desc: queries.messages_csv(cur, flt, sort=sort, desc=desc), "messages.csv",
     csv_help="Every matching message, every column")
 
-frame = ui.q(queries.messages_page, flt, sort=sort, desc=desc, page=page, total=total)
+frame = q(queries.messages_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,} · rows {(page - 1) * queries.PAGE_SIZE + 1:,}–"
            f"{(page - 1) * queries.PAGE_SIZE + len(frame):,}. Select a row for its details.")
 detail_slot = st.container()  # above the 50 rows, so a selection shows where one looks
@@ -79,19 +79,19 @@ if row is None or row >= len(frame):
     st.stop()
 picked = frame.iloc[row]
 fid, line = int(picked["file_id"]), int(picked["line_no"])
-detail = ui.q(queries.message_detail, fid, line)
+detail = q(queries.message_detail, fid, line)
 with detail_slot.container(border=True):
     st.subheader(f"{detail.get('message_type', '')}, line {line:,} of {detail.get('file', '')}")
     left, right = st.columns([2, 1])
     left.dataframe(fmt.describe(detail), hide_index=True, width="stretch")
-    with right:
+    with right:  # links, not buttons: each is the URL of its view, to open or share
         if "order_id" in detail:
-            oid = fmt.b36(detail["order_id"])
-            if st.button(f"Order {oid} lifecycle", icon=":material/receipt_long:"):
-                ui.go("orders", order=oid, file=fid)
-            if st.button(f"Every message of order {oid}", icon=":material/filter_alt:"):
-                ui.go("messages", order=oid, file=fid, types=[], symbols=[], side=None,
-                      **{"from": "", "to": ""})
+            oid = int(detail["order_id"])
+            shown = ids.format_id(oid)
+            ui.link("orders", links.of_order(oid, fid), f"Order {shown} lifecycle",
+                    ":material/receipt_long:")
+            ui.link("messages", links.of_order(oid, fid), f"Every message of order {shown}",
+                    ":material/filter_alt:")
         if detail.get("symbol"):
-            if st.button(f"Symbol {detail['symbol']}", icon=":material/finance:"):
-                ui.go("symbols", symbol=detail["symbol"])
+            ui.link("symbols", links.symbol(detail["symbol"]), f"Symbol {detail['symbol']}",
+                    ":material/finance:")

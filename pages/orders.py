@@ -4,41 +4,42 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import charts, fmt, queries, ui
-from pitch.filters import ORDER_STATUSES, OrderFilter
+from pitch import charts, export, fmt, ids, links, queries, ui
+from pitch.filters import ORDER_STATUSES, SIDE_CHOICES, OrderFilter
+from pitch.runtime import q
 
-ui.data_page("orders", "Orders")
+ui.data_page("Orders")
 
-
-files = ui.q(queries.files)
+files = q(queries.files)
 file_names = dict(zip(files["file_id"].astype(int), files["name"]))
+all_symbols = q(queries.symbols)
 
+# Every filter lives in the URL (pitch.links): symbols, side, status, order, file.
 with st.container(border=True):
     a, b, c = st.columns([3, 1, 2])
-    symbols = a.multiselect("Symbols", ui.q(queries.symbols), key="symbols",
-                            bind="query-params", on_change=ui.first_page, placeholder="All symbols")
-    side = b.segmented_control("Side", ["Buy", "Sell"], key="side", bind="query-params",
-                               on_change=ui.first_page)
-    statuses = c.pills("Status", list(ORDER_STATUSES), selection_mode="multi", key="status",
-                       bind="query-params", on_change=ui.first_page)
+    symbols = links.widget(a.multiselect, "symbols", links.some_of(all_symbols), "Symbols",
+                           all_symbols, on_change=ui.first_page, placeholder="All symbols")
+    side = links.widget(b.segmented_control, "side", links.one_of(SIDE_CHOICES), "Side",
+                        list(SIDE_CHOICES), on_change=ui.first_page)
+    statuses = links.widget(c.pills, "status", links.some_of(ORDER_STATUSES), "Status",
+                            list(ORDER_STATUSES), selection_mode="multi", on_change=ui.first_page)
     d, e = st.columns([1, 2])
-    order_text = d.text_input("Order id", key="order", bind="query-params", on_change=ui.first_page,
-                              placeholder="e.g. 1K27GA00000X", help="Base 36, as in the file")
-    file_id = ui.file_picker(e, files, ui.first_page)
+    order_text = links.order_box(d, ui.first_page)
+    file_id = links.file_picker(e, files, ui.first_page)
 
 try:
-    order_id = fmt.parse_b36(order_text) if order_text else None
+    order_id = ids.parse_id(order_text) if order_text else None
 except ValueError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 
-flt = OrderFilter(symbols=tuple(symbols), side={"Buy": "B", "Sell": "S"}.get(side or ""),
+flt = OrderFilter(symbols=tuple(symbols), side=SIDE_CHOICES.get(side or ""),
                   statuses=tuple(statuses or ()), order_id=order_id, file_id=file_id,
                   file_name=file_names.get(file_id, "") if file_id is not None else "")
-total = ui.q(queries.order_count, flt)
+total = q(queries.order_count, flt)
 st.markdown(f"{flt.sentence()}: **{fmt.count(total)}**")
 if total == 0:
-    st.info("No order matches these filters. Check the order id (base 36, 12 characters) "
+    st.info("No order matches these filters. Check the order id (base 36, as in the file) "
             "or remove a filter.", icon=":material/filter_alt_off:")
     st.stop()
 
@@ -46,7 +47,7 @@ sort, desc, page, pages = ui.paging_bar(
     total, queries.ORDER_SORTS, "order",
     lambda cur, sort, desc: queries.orders_csv(cur, flt, sort=sort, desc=desc), "orders.csv")
 
-frame = ui.q(queries.orders_page, flt, sort=sort, desc=desc, page=page, total=total)
+frame = q(queries.orders_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,}. Select an order to follow its lifecycle.")
 lifecycle_slot = st.container()  # above the table, so a selection shows where one looks
 event = ui.table(frame, key="order_rows", select=True, height="rows")
@@ -59,8 +60,9 @@ if row is None or row >= len(frame):
 
 order = frame.iloc[row]
 fid, line = int(order["file_id"]), int(order["line_no"])
-oid = fmt.b36(order["order_id"])
-events = ui.q(queries.order_lifecycle, fid, line)
+picked_id = int(order["order_id"])
+oid = ids.format_id(picked_id)
+events = q(queries.order_lifecycle, fid, line)
 with lifecycle_slot.container(border=True):
     st.subheader(f"Order {oid}: {'buy' if order['side'] == 'B' else 'sell'} "
                  f"{fmt.count(order['shares'])} {order['symbol']} @ {fmt.price(order['price'])}")
@@ -69,16 +71,19 @@ with lifecycle_slot.container(border=True):
     m[1].metric("Executed", fmt.count(order["executed_shares"]))
     m[2].metric("Cancelled", fmt.count(order["cancelled_shares"]))
     m[3].metric("Remaining", fmt.count(order["remaining_shares"]))
-    m[4].metric("Events", fmt.count(len(events)))
+    # The add opens the order; its events are what happened after (as in the table).
+    m[4].metric("Events", fmt.count(order["events"]))
     st.caption(f"Added at {fmt.hms(order['first_time_ns'])} on line {line:,} of "
                f"{file_names.get(fid, fid)}; last event at {fmt.hms(order['last_time_ns'])}.")
     ui.table(events.drop(columns=["type"]), key="lifecycle")
     st.plotly_chart(charts.lifecycle_chart(events), key="lifecycle_chart")
     b1, b2, b3, _ = st.columns([1, 1, 1, 2])
     with b1:
-        ui.csv_button("CSV of this lifecycle", lambda cur: fmt.to_csv(events),
+        ui.csv_button("CSV of this lifecycle", lambda cur: export.to_csv(events),
                       f"order-{oid}.csv", key="csv_lifecycle")
-    if b2.button("Its messages", icon=":material/list:"):
-        ui.go("messages", order=oid, file=fid)
-    if order["symbol"] and b3.button(f"Symbol {order['symbol']}", icon=":material/finance:"):
-        ui.go("symbols", symbol=order["symbol"])
+    with b2:
+        ui.link("messages", links.of_order(picked_id, fid), "Its messages", ":material/list:")
+    if order["symbol"]:
+        with b3:
+            ui.link("symbols", links.symbol(order["symbol"]), f"Symbol {order['symbol']}",
+                    ":material/finance:")

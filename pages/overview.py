@@ -4,36 +4,36 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import charts, fmt, queries, ui
-from pitch.filters import TYPE_NAMES
+from pitch import charts, fmt, links, queries, ui
+from pitch.runtime import q
 
 ui.through_router()
 st.title("Overview")
 if ui.no_data():
     st.stop()
 
-files = ui.q(queries.files)
+files = q(queries.files)
 if (files["source"] == "sample").all():
     st.info("You are looking at the committed sample. Load your own PITCH files on the "
             "**Ingest** page or drop them into the watched folder.", icon=":material/info:")
 
-totals = ui.q(queries.totals)
+totals = q(queries.totals)
 METRICS = [("Messages", "messages"), ("Files", "files"), ("Symbols", "symbols"),
            ("Orders", "orders"), ("Executed shares", "executed_shares"), ("Rejects", "rejects")]
 for row in (METRICS[:3], METRICS[3:]):
     for col, (label, key) in zip(st.columns(3), row):
         col.metric(label, fmt.count(totals[key]), border=True)
-first, last = ui.q(queries.time_bounds)
+first, last = q(queries.time_bounds)
 st.caption(f"Messages from {fmt.hms(first)} to {fmt.hms(last)}. Click a bar or a row to see "
            "those messages.")
 
 
-def open_messages(type_name: str) -> None:
-    """Go to Messages filtered to one type (the filter travels in the URL)."""
-    st.switch_page(ui.PAGES["messages"], query_params={"types": type_name})
+def open_messages(code: str) -> None:
+    """Go to Messages filtered to one type (its code travels in the URL: ``type=A``)."""
+    ui.go("messages", links.messages_of_type(code))
 
 
-counts = ui.q(queries.message_type_counts)
+counts = q(queries.message_type_counts)
 left, right = st.columns([2, 3])
 with left:
     st.subheader("Message types")
@@ -41,14 +41,14 @@ with left:
     event = ui.table(shown, key="type_table", select=True, height="rows")
     row = ui.selected_row(event)
     if row is not None:
-        open_messages(counts["message_type"].iloc[row])
+        open_messages(counts["code"].iloc[row])
 with right:
     st.subheader("Messages by type")
     chosen = st.plotly_chart(charts.type_counts_bar(counts), key="type_chart",
                              on_select="rerun", selection_mode="points")
     points = chosen.selection.points if chosen else []
     if points:
-        open_messages(TYPE_NAMES.get(points[0]["customdata"], ""))
+        open_messages(points[0]["customdata"])
 
 st.subheader("Message rate over time")
 span = (last or 0) - (first or 0)
@@ -61,5 +61,5 @@ width = queries.BUCKETS[label]
 if span // width > 5000:  # a bar per second over a whole day would not draw
     st.warning(f"{label} buckets would make {span // width:,} bars; showing {auto} buckets.")
     label, width = auto, queries.BUCKETS[auto]
-rate = ui.q(queries.message_rate, width)
+rate = q(queries.message_rate, width)
 st.plotly_chart(charts.rate_chart(rate, label), key="rate_chart")

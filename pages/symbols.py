@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import charts, fmt, queries, ui
+from pitch import charts, fmt, links, queries, ui
 from pitch.filters import OrderFilter
+from pitch.runtime import q
 
 TRADE_POINTS = 5000  # the scatter's cap; the CSV has every trade
 
-ui.data_page("symbols", "Symbols")
+ui.data_page("Symbols")
 
-all_symbols = ui.q(queries.symbols)
+all_symbols = q(queries.symbols)
 
 
 def pick_from_chart() -> None:
@@ -23,7 +24,7 @@ def pick_from_chart() -> None:
 left, right = st.columns([2, 3])
 with left:
     n = st.slider("Top symbols by executed volume", 5, 50, 10, key="top", bind="query-params")
-    top = ui.q(queries.top_symbols, n)
+    top = q(queries.top_symbols, n)
     if top.empty:
         st.info("No executions yet, so no volume ranking. Pick any symbol on the right.",
                 icon=":material/info:")
@@ -38,7 +39,7 @@ with right:
                           bind="query-params")
     if symbol is None:
         st.stop()
-    s = ui.q(queries.symbol_summary, symbol)
+    s = q(queries.symbol_summary, symbol)
     m = st.columns(3)
     m[0].metric("Trades", fmt.count(s["trades"]), border=True)
     m[1].metric("Executed shares", fmt.count(s["volume"]), border=True)
@@ -52,7 +53,7 @@ with right:
                "unbroken executions and trades.")
 
 st.subheader(f"{symbol}: trades over time")
-trades, cut = ui.q(queries.symbol_trades, symbol, TRADE_POINTS)
+trades, cut = q(queries.symbol_trades, symbol, TRADE_POINTS)
 if trades.empty:
     st.info(f"{symbol} has no executions or trades. Its orders are below.",
             icon=":material/info:")
@@ -65,10 +66,10 @@ else:
                   lambda cur: queries.symbol_trades_csv(cur, symbol),
                   f"trades-{symbol}.csv", key="csv_trades")
 
-first, last = ui.q(queries.time_bounds)
+first, last = q(queries.time_bounds)
 bucket = queries.pick_bucket((last or 0) - (first or 0), max_buckets=120)
 st.subheader(f"{symbol}: orders added per {bucket}, by side")
-adds = ui.q(queries.symbol_adds, symbol, queries.BUCKETS[bucket])
+adds = q(queries.symbol_adds, symbol, queries.BUCKETS[bucket])
 if adds.empty:
     st.info(f"No orders were added for {symbol}.", icon=":material/info:")
 else:
@@ -76,7 +77,7 @@ else:
 
 st.subheader(f"{symbol}: orders")
 flt = OrderFilter(symbols=(symbol,))
-orders = ui.q(queries.orders_page, flt, sort="time", page=1)
+orders = q(queries.orders_page, flt, sort="time", page=1)
 st.caption(f"The first {len(orders):,} of {fmt.count(s['orders'])} orders in time order.")
 ui.table(orders, key="symbol_orders")
 c1, c2, _ = st.columns([1, 1, 2])
@@ -84,5 +85,5 @@ with c1:
     ui.csv_button(f"CSV of all {fmt.count(s['orders'])} orders",
                   lambda cur: queries.orders_csv(cur, flt), f"orders-{symbol}.csv",
                   key="csv_orders")
-if c2.button("Open in Orders", icon=":material/receipt_long:"):
-    st.switch_page(ui.PAGES["orders"], query_params={"symbols": symbol})
+with c2:
+    ui.link("orders", links.orders_of_symbol(symbol), "Open in Orders", ":material/receipt_long:")

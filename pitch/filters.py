@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import fmt
+from . import fmt, ids
 from .layouts import MESSAGE_TYPES
 
 TYPE_NAMES: dict[str, str] = {code: name for code, _, name in MESSAGE_TYPES}
 TYPE_CODES: dict[str, str] = {name: code for code, name in TYPE_NAMES.items()}
 SIDES = {"B": "buy", "S": "sell"}
+#: The Side control's choices (also their text in the URL) and their codes.
+SIDE_CHOICES = {name.capitalize(): code for code, name in SIDES.items()}
 ORDER_STATUSES = ("open", "filled", "cancelled")
 
 
@@ -77,7 +79,7 @@ class MessageFilter:
         if self.symbols:
             words.append(f"for {_names(self.symbols)}")
         if self.order_id is not None:
-            words.append(f"of order {fmt.b36(self.order_id)}")
+            words.append(f"of order {ids.format_id(self.order_id)}")
         if self.start_ns is not None and self.end_ns is not None:
             words.append(f"between {fmt.hms(self.start_ns)} and {fmt.hms(self.end_ns)}")
         elif self.start_ns is not None:
@@ -117,7 +119,7 @@ class OrderFilter:
         if self.symbols:
             words.append(f"for {_names(self.symbols)}")
         if self.order_id is not None:
-            words.append(f"with id {fmt.b36(self.order_id)}")
+            words.append(f"with id {ids.format_id(self.order_id)}")
         if self.file_id is not None:
             words.append(f"in file {self.file_name or self.file_id}")
         return " ".join(words)

@@ -3,7 +3,8 @@
 Starts the app on a free local port with a temporary database, uploads the
 real sample through the page, checks the counts, visits every page, downloads
 the Messages CSV and checks its rows, and saves a screenshot of each page
-under test-output/screenshots/ (the README's pictures come from there).
+under test-output/screenshots/ (the README's pictures come from there). Then
+opens views by URL and follows a drill-down link.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import csv
 import re
 from collections import Counter
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -98,10 +100,12 @@ def test_upload_then_every_page(page, real_sample, tmp_path) -> None:
     html = pg.content() + grid_text(pg)
     for number in ("10,361", "9,592", "20,000"):
         assert number in html, number
-    counts = dict(re.findall(r"(Add Order \(Short\)|Order Cancel|Trade \(Short\)|Order Executed)"
-                             r"\D{0,40}?([\d,]+)", grid_text(pg)))
-    assert counts == {"Add Order (Short)": "10,361", "Order Cancel": "9,592",
-                      "Trade (Short)": "27", "Order Executed": "20"}, grid_text(pg)[:2000]
+    # The grid's cells hold the numbers (it draws them with separators: "10,361").
+    counts = {name: int(n.replace(",", "")) for name, n in re.findall(
+        r"(Add Order \(Short\)|Order Cancel|Trade \(Short\)|Order Executed)\D{0,40}?([\d,]+)",
+        grid_text(pg))}
+    assert counts == {"Add Order (Short)": 10_361, "Order Cancel": 9_592,
+                      "Trade (Short)": 27, "Order Executed": 20}, grid_text(pg)[:2000]
     assert pg.locator('[data-testid="stPlotlyChart"]').count() >= 2
     shot(pg, "1-overview")
 
@@ -124,3 +128,34 @@ def test_upload_then_every_page(page, real_sample, tmp_path) -> None:
         go(pg, title)
         assert pg.locator('[data-testid="stException"]').count() == 0, exception_text(pg)
         shot(pg, name)
+
+
+def test_links_and_urls_carry_the_view(page, server) -> None:
+    """A shared URL opens its view; a drill-down link lands on its target's URL; a filter
+    change writes the URL; message types travel as codes. (After the upload above.)"""
+    pg = page
+    assert pg.locator('[data-testid="stAppDeployButton"]').count() == 0  # toolbarMode viewer
+
+    pg.goto(f"{server}/messages?type=P")
+    settle(pg, expect="Trade (Short) messages: 27")
+    assert "Trade (Short)" in pg.locator('[data-testid="stMultiSelect"]').first.inner_text()
+    pg.get_by_role("radio", name="Buy", exact=True).click()
+    settle(pg, expect="Trade (Short) messages on the buy side")
+    query = parse_qs(urlsplit(pg.url).query)
+    assert query["type"] == ["P"] and query["side"] == ["Buy"], pg.url
+    pg.go_back()  # back to the URL without the side, and so to the view without it
+    settle(pg, expect="Trade (Short) messages: 27")
+    assert parse_qs(urlsplit(pg.url).query) == {"type": ["P"]}, pg.url
+
+    pg.goto(f"{server}/orders?order=AK27GA0000DT&file=1")  # one match: its lifecycle opens
+    settle(pg, expect="Order AK27GA0000DT: sell 100 SH @ 61.9200")
+    link = pg.get_by_role("link", name=re.compile("Its messages"))
+    assert parse_qs(urlsplit(link.get_attribute("href")).query) == {
+        "order": ["AK27GA0000DT"], "file": ["1"]}
+    link.click()
+    settle(pg, expect="All messages of order AK27GA0000DT in file pitch_data.txt: 2")
+    assert urlsplit(pg.url).path.endswith("/messages"), pg.url
+    assert parse_qs(urlsplit(pg.url).query) == {"order": ["AK27GA0000DT"], "file": ["1"]}
+    pg.go_back()  # the browser's history holds views too
+    settle(pg, expect="Order AK27GA0000DT: sell 100 SH @ 61.9200")
+    assert urlsplit(pg.url).path.endswith("/orders"), pg.url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pitch import fmt, ingest, queries
+from pitch import fmt, ids, ingest, queries
 from pitch.filters import MessageFilter, OrderFilter
 
 MS = 1_000_000
@@ -17,7 +17,7 @@ def t(text: str) -> str:
 
 
 def oid(n: int) -> str:
-    return fmt.b36(n)
+    return ids.b36(n)
 
 
 def add(at: str, o: int, side: str, shares: int, sym: str, price: str) -> str:
@@ -166,6 +166,15 @@ def test_order_lifecycle(day) -> None:
     assert queries.order_lifecycle(day, 1, 3).empty  # line 3 is not an add
 
 
+def test_an_orders_events_are_its_lifecycle_without_the_add(day) -> None:
+    orders = queries.orders_page(day, OrderFilter())
+    assert sorted(orders["events"].tolist()) == [0, 0, 1, 3]
+    for o in orders.itertuples():
+        lifecycle = queries.order_lifecycle(day, o.file_id, o.line_no)
+        assert lifecycle["event"].iloc[0] == "add"
+        assert len(lifecycle) - 1 == o.events, o.order_id
+
+
 def test_orders(day) -> None:
     assert queries.order_count(day, OrderFilter()) == 4
     assert queries.order_count(day, OrderFilter(statuses=("open",))) == 3
@@ -275,3 +284,18 @@ def test_every_page_is_the_same_read_from_either_end(day, sort, desc) -> None:
         assert whole["price"].isna().tolist()[-5:] == [False] + [True] * 4
     orders = queries.orders_page(day, OrderFilter(), sort="shares", page=4, page_size=1, total=4)
     assert orders["order_id"].tolist() == [2]  # the largest of 10, 100, 5, 200 shares, read back
+
+
+def test_wide_ids_filter_show_and_export(day) -> None:
+    """An unsigned 64-bit id (binary PITCH) keeps all 13 characters everywhere."""
+    wide = 2 ** 64 - 1  # "3W5E11264SGSF"
+    day.execute("UPDATE messages_common SET order_id = ? WHERE file_id = 1 AND order_id = 2",
+                [wide])
+    flt = MessageFilter(order_id=ids.parse_id("3w5e11264sgsf"))  # as a person may type it
+    assert flt.sentence() == "All messages of order 3W5E11264SGSF"
+    assert queries.message_count(day, flt) == 2
+    page = queries.messages_page(day, flt)
+    assert [int(v) for v in page["order_id"]] == [wide, wide]
+    assert fmt.display_frame(page)["order_id"].tolist() == ["3W5E11264SGSF"] * 2
+    csv = queries.messages_csv(day, flt).decode().splitlines()
+    assert len(csv) == 3 and all(",3W5E11264SGSF," in line for line in csv[1:])

@@ -1,0 +1,124 @@
+"""What the page families share: paging, sorting, CSV streaming, and lookups.
+
+Also the headline totals, the data version (the cache key), the symbols and
+time span for filter choices, and the schema the SQL page shows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import export
+from ..filters import TYPE_NAMES
+
+#: Rows per page of the Messages and Orders tables (and of a file's rejects).
+PAGE_SIZE = 50
+
+
+def totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Headline numbers: files, messages, rejects, symbols, orders, executed shares."""
+    row = conn.execute("""
+        SELECT (SELECT count(*) FROM files),
+               (SELECT count(*) FROM messages),
+               (SELECT count(*) FROM rejects),
+               (SELECT count(DISTINCT symbol) FROM messages),
+               (SELECT count(*) FROM orders),
+               (SELECT coalesce(sum(shares), 0) FROM executions WHERE NOT broken)
+    """).fetchone()
+    keys = ("files", "messages", "rejects", "symbols", "orders", "executed_shares")
+    return {k: int(v) for k, v in zip(keys, row)}
+
+
+def _order_by(sorts: dict[str, str], sort: str, desc: bool, reverse: bool = False) -> str:
+    """ORDER BY a whitelisted column, ties in file order; ``reverse`` turns all of it round."""
+    column = sorts.get(sort, next(iter(sorts.values())))  # never user text in SQL
+    direction = "DESC" if desc != reverse else "ASC"
+    nulls, tie = ("NULLS FIRST", "DESC") if reverse else ("NULLS LAST", "ASC")
+    return f"ORDER BY {column} {direction} {nulls}, file_id {tie}, line_no {tie}"
+
+
+def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
+          sorts: dict[str, str], where: str, params: list, sort: str, desc: bool, page: int,
+          page_size: int, total: int | None) -> pd.DataFrame:
+    """One page of ``table``, cheap however deep it is.
+
+    Deep pages cost a sort of everything before them. Two measured fixes (see
+    benchmarks/bench_pages.py): only the narrow (file_id, line_no) keys are
+    sorted and the 50 rows fetched after (late materialisation), and a page in
+    the second half is read from the other end in reverse (needs ``total``).
+    """
+    offset, limit = (max(page, 1) - 1) * page_size, page_size
+    reverse = total is not None and offset > total // 2
+    if reverse:
+        limit = max(min(page_size, total - offset), 0)
+        offset = max(total - offset - limit, 0)
+    order = _order_by(sorts, sort, desc, reverse)
+    df = conn.execute(f"""
+        SELECT {', '.join(columns)} FROM {table} SEMI JOIN (
+            SELECT file_id, line_no FROM {table} {where} {order} LIMIT ? OFFSET ?
+        ) keys USING (file_id, line_no)
+        {order}
+    """, params + [limit, offset]).df()
+    return df.iloc[::-1].reset_index(drop=True) if reverse else df
+
+
+def _with_type_names(df: pd.DataFrame) -> pd.DataFrame:
+    if "type" in df.columns:
+        df.insert(df.columns.get_loc("type") + 1, "message_type",
+                  df["type"].map(lambda c: TYPE_NAMES.get(c, c)))
+    return df
+
+
+def data_version(conn: duckdb.DuckDBPyConnection) -> tuple:
+    """Changes whenever a file lands or the database is cleared: a cache key."""
+    return tuple(conn.execute(
+        "SELECT count(*), max(file_id), sum(messages), sum(rejects) FROM files").fetchone())
+
+
+def stream_csv(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None,
+               batch_rows: int = 100_000) -> bytes:
+    """CSV bytes of a whole query, batch by batch (Arrow from DuckDB, export.export_table)."""
+    reader = conn.sql(sql, params=params or []).to_arrow_reader(batch_rows)
+    parts: list[bytes] = []
+    for batch in reader:
+        table = _named_types(export.export_table(pa.Table.from_batches([batch])))
+        parts.append(export.csv_bytes(table, header=not parts))
+    if not parts:  # no rows: still the header line
+        parts.append(export.csv_bytes(_named_types(export.export_table(
+            reader.schema.empty_table()))))
+    return b"".join(parts)
+
+
+def _named_types(table: pa.Table) -> pa.Table:
+    """Add ``message_type`` (the type's name) after a ``type`` column of codes."""
+    if "type" not in table.column_names:
+        return table
+    codes = pa.array(list(TYPE_NAMES))
+    names = pc.take(pa.array(list(TYPE_NAMES.values())),
+                    pc.index_in(table.column("type"), value_set=codes))
+    names = pc.coalesce(names, table.column("type").combine_chunks())  # unknown codes as is
+    return table.add_column(table.column_names.index("type") + 1, "message_type", names)
+
+
+def time_bounds(conn: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
+    """First and last message time over all files (from ``files``: no scan)."""
+    return tuple(conn.execute(  # type: ignore[return-value]
+        "SELECT min(first_time_ns), max(last_time_ns) FROM files").fetchone())
+
+
+def symbols(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every symbol seen, sorted (for filter choices)."""
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT symbol FROM messages WHERE symbol IS NOT NULL ORDER BY 1").fetchall()]
+
+
+def schema(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Tables and columns a query can use: [table_name, column_name, data_type]."""
+    return conn.execute("""
+        SELECT table_name, column_name, data_type FROM duckdb_columns()
+        WHERE database_name = current_database() AND schema_name = 'main'
+        ORDER BY table_name, column_index
+    """).df()

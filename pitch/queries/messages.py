@@ -1,0 +1,57 @@
+"""Messages: count, page, export and detail of the messages a filter matches."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from ..arrowtext import missing
+from ..filters import MessageFilter
+from .base import PAGE_SIZE, _order_by, _page, _with_type_names, stream_csv
+
+#: Columns the Messages table shows (the export has every column).
+MESSAGE_COLUMNS = ("file_id", "line_no", "time_ns", "type", "symbol", "order_id", "side",
+                   "shares", "price", "execution_id")
+#: Sort keys a person may choose, by label; only these reach ORDER BY.
+MESSAGE_SORTS: dict[str, str] = {
+    "time": "time_ns", "type": "type", "symbol": "symbol", "order id": "order_id",
+    "side": "side", "shares": "shares", "price": "price", "file, line": "file_id",
+}
+
+
+def message_count(conn: duckdb.DuckDBPyConnection, flt: MessageFilter) -> int:
+    """How many messages match the filter."""
+    where, params, _ = flt.where()
+    return int(conn.execute(f"SELECT count(*) FROM messages {where}", params).fetchone()[0])
+
+
+def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",
+                  desc: bool = False, page: int = 1, page_size: int = PAGE_SIZE,
+                  total: int | None = None) -> pd.DataFrame:
+    """One page of matching messages (1-based ``page``), with type names.
+
+    Pass ``total`` (from :func:`message_count`) to make pages near the end cheap.
+    """
+    where, params, _ = flt.where()
+    return _with_type_names(_page(conn, "messages", MESSAGE_COLUMNS, MESSAGE_SORTS, where,
+                                  params, sort, desc, page, page_size, total))
+
+
+def messages_csv(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",
+                 desc: bool = False) -> bytes:
+    """CSV of every matching message (every column), in the table's order."""
+    where, params, _ = flt.where()
+    return stream_csv(conn, f"SELECT * FROM messages {where} "
+                            f"{_order_by(MESSAGE_SORTS, sort, desc)}", params)
+
+
+def message_detail(conn: duckdb.DuckDBPyConnection, file_id: int, line_no: int) -> dict:
+    """Every non-empty field of one message, plus its file's name."""
+    df = conn.execute("""
+        SELECT f.name AS file, m.* FROM messages m JOIN files f USING (file_id)
+        WHERE m.file_id = ? AND m.line_no = ?
+    """, [file_id, line_no]).df()
+    if df.empty:
+        return {}
+    row = _with_type_names(df).iloc[0].to_dict()
+    return {k: v for k, v in row.items() if not missing(v)}

@@ -1,0 +1,60 @@
+"""One symbol: its headline numbers, its trades with the running VWAP, its adds."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from .base import stream_csv
+
+
+def symbol_summary(conn: duckdb.DuckDBPyConnection, symbol: str) -> dict:
+    """Headline numbers of one symbol: trades, volume, VWAP, low, high, orders by side."""
+    trades, volume, vwap, low, high = conn.execute("""
+        SELECT count(*), coalesce(sum(shares), 0), sum(price * shares) / nullif(sum(shares), 0),
+               min(price), max(price)
+        FROM executions WHERE symbol = ? AND NOT broken
+    """, [symbol]).fetchone()
+    orders, buys, sells = conn.execute("""
+        SELECT count(*), count(*) FILTER (WHERE side = 'B'), count(*) FILTER (WHERE side = 'S')
+        FROM orders WHERE symbol = ?
+    """, [symbol]).fetchone()
+    return {"trades": int(trades), "volume": int(volume), "vwap": vwap, "low": low, "high": high,
+            "orders": int(orders), "buy_orders": int(buys), "sell_orders": int(sells)}
+
+
+def symbol_trades(conn: duckdb.DuckDBPyConnection, symbol: str,
+                  limit: int = 5000) -> tuple[pd.DataFrame, bool]:
+    """(first ``limit`` trades of a symbol in time order with the running VWAP, cut?).
+
+    Broken executions are left out. Columns: time_ns, price, shares, type,
+    execution_id, order_id, vwap, file_id, line_no.
+    """
+    df = conn.execute("""
+        SELECT time_ns, price, shares, type, execution_id, order_id,
+               sum(price * shares) OVER w / sum(shares) OVER w AS vwap, file_id, line_no
+        FROM executions WHERE symbol = ? AND NOT broken
+        WINDOW w AS (ORDER BY time_ns, file_id, line_no ROWS UNBOUNDED PRECEDING)
+        ORDER BY time_ns, file_id, line_no LIMIT ?
+    """, [symbol, limit + 1]).df()
+    return df.head(limit), len(df) > limit
+
+
+def symbol_trades_csv(conn: duckdb.DuckDBPyConnection, symbol: str) -> bytes:
+    """CSV of every (unbroken) trade of a symbol with the running VWAP."""
+    return stream_csv(conn, """
+        SELECT time_ns, symbol, price, shares, type, execution_id, order_id,
+               sum(price * shares) OVER w / sum(shares) OVER w AS vwap, file_id, line_no
+        FROM executions WHERE symbol = ? AND NOT broken
+        WINDOW w AS (ORDER BY time_ns, file_id, line_no ROWS UNBOUNDED PRECEDING)
+        ORDER BY time_ns, file_id, line_no
+    """, [symbol])
+
+
+def symbol_adds(conn: duckdb.DuckDBPyConnection, symbol: str, bucket_ns: int) -> pd.DataFrame:
+    """Orders added per time bucket and side: [bucket_ns, side, adds, shares]."""
+    return conn.execute("""
+        SELECT first_time_ns // $b * $b AS bucket_ns, side, count(*) AS adds,
+               sum(shares)::BIGINT AS shares
+        FROM orders WHERE symbol = $s GROUP BY ALL ORDER BY bucket_ns, side
+    """, {"b": bucket_ns, "s": symbol}).df()
