@@ -95,3 +95,28 @@ def test_real_capture_orders(db) -> None:
                       "JOIN orders o USING (order_id) WHERE e.type = '0x23'").fetchall()
     assert rows and all(r[0] for r in rows)
     assert np.all(np.array(db.execute("SELECT remaining_shares FROM orders").fetchall()) >= 0)
+
+
+def test_the_lifecycle_table_of_every_binary_order_ends_as_orders_says(db, tmp_path) -> None:
+    from pitch import queries
+
+    s = session(6_000, seed=5)
+    path = tmp_path / "s.units"
+    path.write_bytes(capture_write.write_units(s.units))
+    ingest.ingest_path(db, path)
+    orders = db.execute("SELECT line_no, remaining_shares, events, modifies, "
+                        "coalesce(last_price, price) FROM orders").fetchall()
+    assert any(o[3] for o in orders)
+    # every modified order, every cleared one, and a sample of the rest (a query each)
+    cleared = {r[0] for r in db.execute(
+        "SELECT line_no FROM orders WHERE status = 'cancelled' AND events > 0").fetchall()}
+    picked = [o for i, o in enumerate(orders) if o[3] or o[0] in cleared or i % 25 == 0]
+    for line, remaining, events, modifies, price in picked[:150]:
+        life = queries.order_lifecycle(db, 1, line)
+        assert life["event"].iloc[0] == "add"
+        assert (int(life["remaining_shares"].iloc[-1]), len(life) - 1) == (remaining, events)
+        modified = life[life["event"] == "modified"]
+        assert len(modified) == modifies
+        assert (modified["price_before"].notna()).all()
+        if modifies:
+            assert life[life["event"].isin(["add", "modified"])]["price"].iloc[-1] == price

@@ -136,15 +136,17 @@ def test_paging_and_sorting(day) -> None:
 
 def test_messages_csv_is_every_match_every_column(day) -> None:
     text = queries.messages_csv(day, MessageFilter(types=("E",))).decode()
+    # Every column of the messages view, text or binary: one header whatever the file.
     assert text.splitlines() == [
-        "file_id,line_no,time_ns,time,type,message_type,symbol,order_id,side,shares,price,"
-        "display,participant_id,customer_indicator,execution_id,halt_status,reg_sho_action,"
-        "auction_type,reference_price,buy_shares,sell_shares,indicative_price,"
-        "auction_only_price,rpi",
-        "1,3,34201000000000,09:30:01.000,E,Order Executed,,000000000001,,30,,,,,00000000002T"
-        ",,,,,,,,,",
-        "1,5,34202000000000,09:30:02.000,E,Order Executed,,000000000001,,20,,,,,00000000002U"
-        ",,,,,,,,,",
+        "file_id,line_no,time_ns,time,type,message_type,unit,sequence,packet,symbol,order_id,"
+        "side,shares,price,display,participant_id,customer_indicator,execution_id,halt_status,"
+        "reg_sho_action,auction_type,reference_price,buy_shares,sell_shares,indicative_price,"
+        "auction_only_price,rpi,time_offset_ns,flags,remaining_shares,osi_symbol,"
+        "symbol_condition,underlying",
+        "1,3,34201000000000,09:30:01.000,E,Order Executed,,,,,000000000001,,30,,,,,00000000002T"
+        ",,,,,,,,,,,,,,,",
+        "1,5,34202000000000,09:30:02.000,E,Order Executed,,,,,000000000001,,20,,,,,00000000002U"
+        ",,,,,,,,,,,,,,,",
     ]
     empty = queries.messages_csv(day, MessageFilter(symbols=("NONE",))).decode()
     assert empty.count("\n") == 1 and empty.startswith("file_id,line_no,time_ns,time,")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import duckdb
+import numpy as np
 import pandas as pd
 
+from .. import lifecycle
 from ..filters import OrderFilter
-from ..layouts import ADD_CODES
+from ..layouts import ADD_CODES, ROLES, Role, codes
+from ..store import sql_list
 from .base import PAGE_SIZE, _order_by, _page, _with_type_names, stream_csv
 
 _ADDS = ", ".join(f"'{c}'" for c in ADD_CODES)
@@ -53,35 +58,81 @@ def order_instances(conn: duckdb.DuckDBPyConnection, order_id: int) -> pd.DataFr
     """, [order_id]).df()
 
 
+#: What each role does to an order, as the lifecycle table says it.
+_EVENT_WORDS = {Role.ADD: "add", Role.EXECUTE: "executed", Role.EXECUTE_AT_PRICE: "executed",
+                Role.CANCEL: "cancelled", Role.MODIFY: "modified", Role.DELETE: "deleted",
+                Role.CLEAR_UNIT: "cleared"}
+_EVENTS = sql_list(codes(*_EVENT_WORDS))
+_CLEARS = sql_list(codes(Role.CLEAR_UNIT))
+
+
 def order_lifecycle(conn: duckdb.DuckDBPyConnection, file_id: int, line_no: int) -> pd.DataFrame:
-    """The add, each execution and cancel of one order, and the shares left after each.
+    """The add and every event of one order, with the shares left and its price after each.
 
     Columns: line_no, time_ns, type, message_type, event, shares, remaining_shares,
-    price, execution_id. Empty when there is no add at (file_id, line_no).
+    price, price_before (a modify's price before it), execution_id. ``price`` is an
+    execution's price, else the order's price after the message. Empty when there
+    is no add at (file_id, line_no). The shares left come from the order-state
+    engine (:func:`pitch.lifecycle.replay`) on the message's prefix of the
+    order's life, so they follow the same rules as ``orders``.
     """
-    df = conn.execute(f"""
-        WITH o AS (
-            -- the order ends where the next add of its id starts (ids are reused)
-            SELECT *, (SELECT min(n.line_no) FROM orders n WHERE n.file_id = $f
-                       AND n.order_id = orders.order_id AND n.line_no > $l) AS end_line_no
-            FROM orders WHERE file_id = $f AND line_no = $l),
-        ev AS (
-            SELECT m.line_no, m.time_ns, m.type, m.shares, m.execution_id,
-                   CASE WHEN m.type IN ({_ADDS}) THEN m.price ELSE o.price END AS price,
-                   o.shares AS original
-            FROM messages m JOIN o ON m.file_id = o.file_id AND m.order_id = o.order_id
-            WHERE m.line_no = o.line_no
-               OR (m.type IN ('E', 'X') AND m.line_no > o.line_no
-                   AND (o.end_line_no IS NULL OR m.line_no < o.end_line_no))
-        )
-        SELECT line_no, time_ns, type,
-               CASE WHEN type IN ({_ADDS}) THEN 'add' WHEN type = 'E' THEN 'executed'
-                    ELSE 'cancelled' END AS event,
-               shares,
-               (original - coalesce(sum(CASE WHEN type IN ('E', 'X') THEN shares END)
-                   OVER (ORDER BY line_no ROWS UNBOUNDED PRECEDING), 0))::BIGINT
-                   AS remaining_shares,
-               price, execution_id
-        FROM ev ORDER BY line_no
+    rows = conn.execute(f"""
+        WITH a AS (SELECT line_no, order_id, unit FROM messages
+                   WHERE file_id = $f AND line_no = $l AND type IN ({_ADDS})),
+        e AS (SELECT min(n.line_no) AS end_line FROM orders n, a
+              WHERE n.file_id = $f AND n.order_id = a.order_id AND n.line_no > a.line_no)
+        SELECT m.line_no, m.time_ns, m.type, m.order_id, m.side, m.shares, m.price,
+               m.remaining_shares, m.unit, m.execution_id
+        FROM messages m, a, e
+        WHERE m.file_id = $f AND m.line_no >= a.line_no
+          AND (e.end_line IS NULL OR m.line_no < e.end_line)
+          AND (m.line_no = a.line_no
+               OR (m.order_id = a.order_id AND m.type IN ({_EVENTS}))
+               OR (m.type IN ({_CLEARS}) AND m.unit = a.unit))
+        ORDER BY m.line_no
     """, {"f": file_id, "l": line_no}).df()
-    return _with_type_names(df)
+    if rows.empty:
+        return _with_type_names(rows.assign(event=[], remaining_shares=[], price_before=[])[
+            ["line_no", "time_ns", "type", "event", "shares", "remaining_shares", "price",
+             "price_before", "execution_id"]])
+    return _with_type_names(_replayed(rows))
+
+
+def _replayed(rows: pd.DataFrame) -> pd.DataFrame:
+    """The lifecycle table of one order's add (row 0) and events, by the engine."""
+    def ticks(value) -> int:
+        return -1 if pd.isna(value) else int(Decimal(str(value)) * 10_000)
+
+    add, events = rows.iloc[0], rows.iloc[1:]
+    adds = lifecycle.Adds.build(line_no=[add.line_no], order_id=[int(add.order_id)],
+                                side=[ord(add.side)], shares=[int(add.shares)],
+                                price=[ticks(add.price)],
+                                unit=[-1 if pd.isna(add.unit) else int(add.unit)])
+    def replay(ev: pd.DataFrame) -> lifecycle.Lifecycle:
+        return lifecycle.replay(adds, lifecycle.Events.build(
+            line_no=ev.line_no.to_numpy(), order_id=ev.order_id.fillna(0).astype("uint64"),
+            role=[lifecycle.role_of(t) for t in ev.type], shares=ev.shares.fillna(0),
+            price=[ticks(p) for p in ev.price],
+            remaining=ev.remaining_shares.fillna(-1).astype("int64"),
+            unit=ev.unit.fillna(-1).astype("int64")))
+
+    # Only what the engine applies is the order's: not a unit clear after it was gone.
+    whole = replay(events)
+    applied = (whole.event_add >= 0) | (np.arange(len(events)) == whole.cleared_by[0])
+    rows = pd.concat([rows.iloc[:1], events[applied]])
+    events = events[applied]
+    out = [("add", int(add.shares), int(add.shares), add.price, None)]
+    price = add.price
+    for k in range(1, len(events) + 1):
+        got = replay(events.iloc[:k])
+        row = events.iloc[k - 1]
+        before, price = price, Decimal(int(got.last_price[0])) / 10_000
+        fill = got.event_price[k - 1]
+        shown = Decimal(int(fill)) / 10_000 if fill >= 0 else price
+        out.append((_EVENT_WORDS[ROLES[row.type]], row.shares, int(got.remaining[0]), shown,
+                    before if ROLES[row.type] is Role.MODIFY else None))
+    table = rows[["line_no", "time_ns", "type"]].copy()
+    for i, name in enumerate(("event", "shares", "remaining_shares", "price", "price_before")):
+        table[name] = [o[i] for o in out]
+    table["execution_id"] = rows["execution_id"]
+    return table
