@@ -11,7 +11,6 @@ from pitch import fmt, queries, settings, store, ui
 from pitch.errors import PitchError
 from pitch.ingest import ingest_bytes
 
-ui.through_router()
 st.title("Ingest")
 limit_mb = int(st.get_option("server.maxUploadSize"))
 state = st.session_state

@@ -7,7 +7,6 @@ import streamlit as st
 from pitch import charts, fmt, queries, ui
 from pitch.filters import TYPE_NAMES
 
-ui.through_router()
 st.title("Overview")
 if ui.no_data():
     st.stop()

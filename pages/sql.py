@@ -28,7 +28,6 @@ EXAMPLES = {
 MAX_ROWS = 100_000
 MAX_SECONDS = 60.0
 
-ui.through_router()
 st.title("SQL")
 st.caption("One read-only SELECT over the tables on the right. Writes, settings and file "
            "access are refused.")

@@ -20,12 +20,10 @@ import streamlit as st
 from . import fmt, queries, settings, store
 from .errors import IngestError, PitchError
 
-#: The page scripts, by short name (paths relative to app.py).
-PAGES = {
-    "overview": "pages/overview.py", "messages": "pages/messages.py",
-    "orders": "pages/orders.py", "symbols": "pages/symbols.py",
-    "ingest": "pages/ingest.py", "sql": "pages/sql.py",
-}
+#: The page scripts, by short name. Absolute paths: Streamlit resolves a relative
+#: page path against the main script, explorer/router.py, which has no pages/ beside it.
+PAGES = {name: str(settings.ROOT / "pages" / f"{name}.py")
+         for name in ("overview", "messages", "orders", "symbols", "ingest", "sql")}
 EMPTY_HINT = ("No data yet: upload a PITCH file on the **Ingest** page or drop one into "
               "`{inbox}/`.")
 #: Rows a SQL page CSV export may hold (the on-screen row limit is separate).
@@ -222,24 +220,6 @@ def file_picker(container: Any, files: pd.DataFrame, on_change: Callable[[], Non
                                format_func=lambda i: labels[i])
 
 
-def through_router() -> None:
-    """At the top of every page: make sure app.py (the router) is running it.
-
-    Streamlit still has its old multipage mode for an app with a ``pages/``
-    folder: until ``st.navigation`` has run once in the process, a page URL
-    opened first (a shared link to a fresh server) runs the page script alone,
-    without app.py: no sidebar, no router, the old page list. The flag below
-    is what ``st.navigation`` itself sets; setting it and rerunning sends this
-    very page through app.py. (Streamlit 1.67 internals, pinned; renaming the
-    folder would make this unnecessary.)
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def go(page: str, **widgets: Any) -> None:
     """Open another page with some of its widgets set (then they show in its URL).
 
@@ -300,11 +280,9 @@ def jump_to_page(source: str, target: str) -> None:
 def data_page(page: str, title: str) -> None:
     """The top of a page that shows loaded data (Messages, Orders, Symbols).
 
-    Runs it through the router, applies the widget values another page sent
-    (:func:`go`), draws the title, and stops with an explanation when nothing
-    has been loaded yet.
+    Applies the widget values another page sent (:func:`go`), draws the
+    title, and stops with an explanation when nothing has been loaded yet.
     """
-    through_router()
     arrive(page)
     st.title(title)
     if no_data():

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from pitch import ingest, settings, store
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "explorer" / "router.py")  # the pages' main script (app.py serves it)
 SAMPLE = ROOT.parent / "shared" / "pitch_data.txt"
 PAGES = ["overview", "messages", "orders", "symbols", "ingest", "sql"]
 BAD_FILE = b"S28800011AAK27GA0000DTS000100SH    0000619200Y\nSthis is not a message\n"
@@ -62,13 +62,13 @@ def loaded(env, loaded_template) -> Path:
 
 
 def start(script: str | None = None, **query: str | list[str]) -> AppTest:
-    """Run app.py, then (if given) switch to ``pages/<script>.py`` with the URL ``query``."""
+    """Run the router, then (if given) switch to ``pages/<script>.py`` with the URL ``query``."""
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     assert not at.exception, at.exception
     if script:
         at.query_params.update(query)
-        at.switch_page(f"pages/{script}.py").run()
+        at.switch_page(f"../pages/{script}.py").run()
         assert not at.exception, at.exception
     return at
 
@@ -95,7 +95,7 @@ def test_every_page_renders_on_an_empty_database(env) -> None:
     at = start()
     assert "**0** messages" in sidebar_totals(at)
     for page in PAGES:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"../pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         if page not in ("ingest", "sql"):
             assert "No data yet" in texts(at.info), page
@@ -109,7 +109,7 @@ def test_every_page_renders_on_a_loaded_database(loaded) -> None:
     assert type_table[["message_type", "count"]].values.tolist()[:2] == [
         ["Add Order (Short)", "10,362"], ["Order Cancel", "9,592"]]
     for page in PAGES[1:]:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"../pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert not at.error, (page, texts(at.error))
         assert "**20,001** messages" in sidebar_totals(at), page  # app.py ran around it
@@ -132,10 +132,10 @@ def test_upload_updates_the_counts(env) -> None:
     assert "pitch_data.txt" in at.dataframe[0].value["name"].tolist()
     assert "**20,000** messages" in sidebar_totals(at)  # this session, right away
     assert "**20,000** messages" in totals_now()  # and a new visitor
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("../pages/overview.py").run()
     assert at.metric[0].value == "20,000"
     # The same file again adds nothing, and says so.
-    at.switch_page("pages/ingest.py").run()
+    at.switch_page("../pages/ingest.py").run()
     at.file_uploader[0].set_value(("copy.txt", SAMPLE.read_bytes(), "text/plain")).run()
     assert "already ingested" in texts(at.info)
     assert "**20,000** messages" in totals_now()
@@ -317,7 +317,7 @@ def test_a_drill_down_sets_the_target_pages_widgets(loaded) -> None:
     # session state and switches; the Orders page applies them before its widgets.
     at = start()
     at.session_state["_goto"] = ("orders", {"order": "AK27GA0000DT", "file": 2})
-    at.switch_page("pages/orders.py").run()
+    at.switch_page("../pages/orders.py").run()
     assert count_line(at) == "All orders with id AK27GA0000DT in file bad.pitch: **1**"
     assert "Order AK27GA0000DT: sell 100 SH @ 61.9200" in texts(at.subheader)
     assert at.text_input(key="order").value == "AK27GA0000DT"
