@@ -427,3 +427,141 @@ def test_the_exports_follow_the_page_sql(world) -> None:
     sql = trades_export("SPY")
     assert queries.stream_csv(world.ref, sql.sql, sql.params) == \
         queries.symbol_trades_csv(world.ref, "SPY")
+
+
+# --- who may ask -----------------------------------------------------------------------------------
+
+def test_other_sites_and_other_hosts_are_refused(world) -> None:
+    host = world.base.removeprefix("http://")
+    assert ok(call(world.url, "GET", "/counts", headers={"Origin": world.base})).status == 200
+    for headers, words in (({"Origin": "http://evil.example"}, "cross-site request"),
+                           ({"Origin": "null"}, "cross-site request"),
+                           ({"Host": "evil.example"}, "loopback only"),
+                           ({"Host": f"rebound.example:{host.split(':')[1]}"}, "loopback only")):
+        answer = call(world.url, "GET", "/counts", headers=headers)
+        assert answer.status == 403 and words in answer.json["error"], (headers, answer.body)
+    body, head = multipart("x.pitch", BAD_FILE)
+    answer = call(world.url, "POST", "/files", body=body,
+                  headers={**head, "Origin": "http://evil.example"})
+    assert answer.status == 403 and ok(get(world.url, "/health")).json["files"] == 3
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("token")
+    env = {"PITCH_DB": str(tmp / "t.duckdb"), "PITCH_INBOX": str(tmp / "inbox"),
+           "PITCH_NO_SAMPLE": "1", "PITCH_API_TOKEN": "s3cret-token"}
+    with streamlit_server(tmp, env) as base:
+        yield f"{base}/api/v1", tmp
+    assert not (tmp / "t.duckdb.app.json").exists()
+
+
+def test_a_token_is_needed_on_every_call_when_set(token_server) -> None:
+    url, tmp = token_server
+    good = {"Authorization": "Bearer s3cret-token"}
+    for path in ("/health", "/counts", "/files", "/query?sql=SELECT+1", "/files/1"):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"}):
+            answer = call(url, "GET", path, headers=headers)
+            assert answer.status == 401 and answer.headers["WWW-Authenticate"] == "Bearer", path
+            assert "bearer token" in answer.json["error"]
+    assert ok(call(url, "GET", "/health", headers=good)).json["files"] == 0
+    assert upload(url, "x.pitch", BAD_FILE).status == 401
+    assert call(url, "DELETE", "/files/1").status == 401
+    assert ok(upload(url, "x.pitch", BAD_FILE, headers=good), 201).json["messages"] == 3
+    assert ok(call(url, "DELETE", "/files/1", headers=good)).json["deleted"] == 1
+    # The documentation is not data: it opens without the token.
+    assert ok(call(url, "GET", "/docs")).status == 200
+    assert ok(call(url, "GET", "/openapi.json")).json["info"]["title"] == "PITCH Explorer API"
+    assert json.loads((tmp / "t.duckdb.app.json").read_text())["token_required"] is True
+
+
+@pytest.fixture(scope="module")
+def wide_server(tmp_path_factory):
+    """A server listening on every interface, without a token (briefly, on an empty database)."""
+    tmp = tmp_path_factory.mktemp("wide")
+    env = {"PITCH_DB": str(tmp / "w.duckdb"), "PITCH_INBOX": str(tmp / "inbox"),
+           "PITCH_NO_SAMPLE": "1"}
+    with streamlit_server(tmp, env, "--server.address", "0.0.0.0") as base:
+        yield f"{base}/api/v1", tmp
+
+
+def test_beyond_loopback_without_a_token_writes_are_refused(wide_server) -> None:
+    url, tmp = wide_server
+    assert ok(get(url, "/counts")).json == {"rows": []}
+    answer = upload(url, "x.pitch", BAD_FILE)
+    assert answer.status == 403 and "PITCH_API_TOKEN is not set" in answer.json["error"]
+    assert call(url, "DELETE", "/files/1").status == 403
+    assert ok(get(url, "/health")).json["files"] == 0
+    record = json.loads((tmp / "w.duckdb.app.json").read_text())
+    assert record["host"] == "127.0.0.1" and record["token_required"] is False
+
+
+# --- in the browser ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from browser_support import CHROMIUM, FLAGS
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run ./run-tests.sh"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.browser
+def test_the_docs_open_with_no_request_leaving_the_machine(world, browser) -> None:
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"{world.url}/docs")
+    page.wait_for_selector(".swagger-ui .opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {"/messages", "/files/{file_id}", "/query"} <= {p.strip() for p in paths}
+    # Try one call from the page: it goes to /api/v1/health and answers 200.
+    page.locator(".opblock-summary", has_text="/health").first.click()
+    page.get_by_role("button", name="Try it out").click()
+    page.get_by_role("button", name="Execute").click()
+    status = page.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for()
+    assert status.inner_text().strip() == "200"
+    page.close()
+    assert any(u.endswith("/api/v1/docs-static/swagger-ui-bundle.js") for u in asked)
+    assert any(u.endswith("/api/v1/openapi.json") for u in asked)
+    assert any("/api/v1/health" in u for u in asked)
+    from urllib.parse import urlsplit
+
+    away = [u for u in asked if urlsplit(u).hostname != "127.0.0.1" and not u.startswith("data:")]
+    assert not away, away
+
+
+@pytest.mark.browser
+def test_a_page_link_opened_first_on_a_fresh_server_shows_the_router(tmp_path, browser) -> None:
+    """A shared link to a page, the first request of a new server, goes through the router.
+
+    With the router beside pages/ (Streamlit's old multipage mode until
+    st.navigation has run once), this page ran alone: no sidebar totals, the
+    file names as the page list.
+    """
+    env = {"PITCH_DB": str(tmp_path / "fresh.duckdb"), "PITCH_INBOX": str(tmp_path / "inbox"),
+           "PITCH_NO_WATCH": "1"}  # the sample loads: the page has data to show
+    with streamlit_server(tmp_path, env) as base:
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{base}/messages?type=A")
+        page.wait_for_selector('[data-testid="stSidebar"]')
+        page.wait_for_function("() => document.body.innerText.includes('Database')")
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        heading = page.locator("h1").first.inner_text()
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.close()
+    assert "Database" in sidebar and "messages" in sidebar, sidebar
+    titles = [link.strip().splitlines()[-1] for link in links]  # after the icon's name
+    assert titles == ["Overview", "Messages", "Orders", "Symbols", "Ingest", "SQL"], links
+    assert "Explore" in sidebar and "Data" in sidebar
+    assert heading.strip() == "Messages"
