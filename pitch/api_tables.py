@@ -58,6 +58,12 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
+def _json_safe(kind: pa.DataType) -> bool:
+    """Arrow types whose Python values JSON holds as they are."""
+    return (pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or pa.types.is_boolean(kind) or pa.types.is_null(kind))
+
+
 def unique_names(names: list[str]) -> list[str]:
     """Column names made unique for JSON objects (``count``, ``count_2``)."""
     seen: dict[str, int] = {}
@@ -72,7 +78,8 @@ def json_rows(data: pd.DataFrame | pa.Table) -> list[dict[str, Any]]:
     """Rows as the pages show them, one object per row (repeated names made unique)."""
     table = fmt.export_table(frame_to_arrow(data) if isinstance(data, pd.DataFrame) else data)
     names = unique_names(table.column_names)
-    columns = [[json_value(v) for v in column.to_pylist()] for column in table.columns]
+    columns = [column.to_pylist() if _json_safe(column.type)
+               else [json_value(v) for v in column.to_pylist()] for column in table.columns]
     return [dict(zip(names, row)) for row in zip(*columns)]
 
 
