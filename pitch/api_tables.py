@@ -40,13 +40,15 @@ BATCH_ROWS = 100_000
 # --- JSON ------------------------------------------------------------------------------------
 
 def json_value(value: Any) -> Any:
-    """A value JSON can hold: exact decimals and dates as text, NaN as null."""
+    """A value JSON can hold: decimals with decimals and dates as text (exact), NaN as null."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):
-        return str(value) if value.is_finite() else None
+    if isinstance(value, Decimal):  # whole numbers (sums) as numbers, others exact as text
+        if not value.is_finite():
+            return None
+        return int(value) if value.as_tuple().exponent == 0 else str(value)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
