@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,7 +31,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from . import fmt, settings, store
+from . import fmt, store
 from .errors import PitchError
 
 RECORD_SUFFIX = ".app.json"

@@ -10,12 +10,14 @@ themselves, so the read checks hold whatever the order.
 from __future__ import annotations
 
 import concurrent.futures
+import datetime
 import http.client
 import io
 import json
 import shutil
 import socket
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,7 +27,7 @@ import pytest
 from api_client import Answer, call, get, multipart, upload
 from browser_support import streamlit_server
 from conftest import SHARED_SAMPLE
-from pitch import api_tables, cli, fmt, ingest, queries, sandbox, store
+from pitch import api, api_errors, api_params, api_tables, cli, fmt, ingest, queries, sandbox, store
 from pitch.api_queries import messages_export, orders_export, trades_export
 from pitch.filters import MessageFilter, OrderFilter
 
@@ -565,3 +567,56 @@ def test_a_page_link_opened_first_on_a_fresh_server_shows_the_router(tmp_path, b
     assert titles == ["Overview", "Messages", "Orders", "Symbols", "Ingest", "SQL"], links
     assert "Explore" in sidebar and "Data" in sidebar
     assert heading.strip() == "Messages"
+
+
+# --- the pieces, without a server ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, shown", [
+    (None, None), (True, True), (7, 7), ("x", "x"), (1.5, 1.5), (float("nan"), None),
+    (float("inf"), None), (Decimal("61.9200"), "61.9200"), (Decimal("5000"), 5000),
+    (Decimal("NaN"), None), (datetime.date(2026, 11, 30), "2026-11-30"),
+    (datetime.datetime(2026, 11, 30, 8, 0, tzinfo=datetime.timezone.utc),
+     "2026-11-30T08:00:00+00:00"), (b"S\xff\x00", "S\\xff\x00"),
+    ([1, float("nan")], [1, None]), ({"a": Decimal("1.50")}, {"a": "1.50"}),
+])
+def test_json_values(value, shown) -> None:
+    assert api_tables.json_value(value) == shown
+
+
+@pytest.mark.parametrize("text, code", [("E", "E"), ("d", "d"), ("Order Executed", "E"),
+                                        (" A ", "A")])
+def test_message_types_by_code_or_name(text, code) -> None:
+    assert api_params.type_code(text) == code
+
+
+@pytest.mark.parametrize("text", ["e", "Z", "0x22", "", "order executed"])
+def test_unknown_message_types(text) -> None:
+    with pytest.raises(api_errors.BadParameter, match="unknown message type"):
+        api_params.type_code(text)
+
+
+@pytest.mark.parametrize("sort, label", [("time", "time"), ("order_id", "order id"),
+                                         ("Order Id", "order id"), ("file", "file, line"),
+                                         ("file, line", "file, line")])
+def test_sort_labels_and_their_url_forms(sort, label) -> None:
+    assert api_params.sort_key(sort, queries.MESSAGE_SORTS) == label
+
+
+@pytest.mark.parametrize("address, loopback", [
+    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True),
+    ("localhost", True), ("", False), ("0.0.0.0", False), ("::", False), ("10.0.0.5", False),
+    ("pitch-box", False)])
+def test_what_counts_as_loopback(address, loopback) -> None:
+    assert api.is_loopback(address) is loopback
+
+
+def test_every_error_class_has_its_status() -> None:
+    from pitch.errors import DatabaseBusyError, IngestError, QueryRefused
+    from pitch.sandbox import QueryTimeout
+
+    cases = {api_errors.NotFound("x"): 404, api_errors.BadParameter("x"): 422,
+             api_errors.TooLarge("x"): 413, api_errors.Forbidden("x"): 403,
+             api_errors.Unauthorized("x"): 401, DatabaseBusyError("x"): 503,
+             IngestError("x"): 400, QueryRefused("x"): 400, QueryTimeout("x"): 400}
+    assert {type(e).__name__: api_errors.status_of(e) for e in cases} == \
+        {type(e).__name__: s for e, s in cases.items()}
