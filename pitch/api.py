@@ -66,12 +66,12 @@ def is_loopback(address: str) -> bool:
 
 
 def read_settings() -> ApiSettings:
-    from streamlit import config
+    import streamlit as st
 
-    address = config.get_option("server.address") or ""
+    address = st.get_option("server.address") or ""
     return ApiSettings(token=os.environ.get("PITCH_API_TOKEN") or None, address=address,
                        loopback=is_loopback(address),
-                       upload_limit=int(config.get_option("server.maxUploadSize")) * 1024 * 1024)
+                       upload_limit=int(st.get_option("server.maxUploadSize")) * 1024 * 1024)
 
 
 def settings(app: Any) -> ApiSettings:
@@ -211,7 +211,7 @@ async def lifespan(_: Any) -> AsyncIterator[None]:
     """The server's start and stop (st.App's lifespan): open the database, so
     the app holds it from the start, and record where the app answers beside
     it for the command line; remove the record at exit."""
-    from streamlit import config
+    import streamlit as st
 
     from . import store
 
@@ -223,7 +223,7 @@ async def lifespan(_: Any) -> AsyncIterator[None]:
     else:
         s = read_settings()
         record = remote.write_record(store.db_path().resolve(), s.address,
-                                     int(config.get_option("server.port")), s.token is not None)
+                                     int(st.get_option("server.port")), s.token is not None)
     try:
         yield
     finally:
