@@ -7,11 +7,10 @@ import math
 import duckdb
 import streamlit as st
 
-from pitch import fmt, queries, settings, store, ui
+from pitch import fmt, links, queries, settings, store, ui
 from pitch.errors import PitchError
 from pitch.ingest import ingest_bytes
 
-ui.through_router()
 st.title("Ingest")
 limit_mb = int(st.get_option("server.maxUploadSize"))
 state = st.session_state
@@ -107,7 +106,7 @@ def remove_file(file_id: int) -> None:
 
 def remove_panel(files) -> None:
     """Pick one file, confirm, remove it."""
-    labels = {int(i): ui.file_label(int(i), n) for i, n in zip(files["file_id"], files["name"])}
+    labels = {int(i): links.file_label(int(i), n) for i, n in zip(files["file_id"], files["name"])}
     counts = dict(zip(files["file_id"].astype(int), files["messages"].fillna(0).astype(int)))
     pick, confirm, button = st.columns([3, 3, 2], vertical_alignment="bottom")
     fid = pick.selectbox("Remove one file", list(labels), index=None, key="remove_file",

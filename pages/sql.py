@@ -25,7 +25,6 @@ EXAMPLES = {
         "SELECT f.name, r.line_no, r.reason\nFROM rejects r JOIN files f USING (file_id)\n"
         "ORDER BY f.file_id, r.line_no"),
 }
-ui.through_router()
 limits = settings.current()  # validated: the row limit is at least 1
 st.title("SQL")
 st.caption("One read-only SELECT over the tables on the right. Writes, settings and file "

@@ -276,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        return args.handler(args)
+        from .remote import dispatch  # through the running app's API when it holds the file
+
+        return dispatch(args)
     except settings.SettingsError as exc:  # a setting changed under us: still a usage error
         print(f"error: {exc}", file=sys.stderr)
         return 2

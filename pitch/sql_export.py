@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from . import fmt, settings
+from . import export, fmt, settings
 from .sandbox import QueryResult, run_query
 
 
@@ -52,4 +52,4 @@ def csv_offer(result: QueryResult, cap: int | None = None) -> CsvOffer:
 
 def query_csv(conn: duckdb.DuckDBPyConnection, sql: str, row_cap: int, timeout: float) -> bytes:
     """CSV bytes (header first) of at most ``row_cap`` rows of one sandboxed query."""
-    return fmt.to_csv(run_query(conn, sql, row_limit=row_cap, timeout=timeout).frame)
+    return export.to_csv(run_query(conn, sql, row_limit=row_cap, timeout=timeout).frame)
