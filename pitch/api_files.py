@@ -18,7 +18,8 @@ from . import api_tables as tables
 from . import ingest, remote
 from .api import PREFIX, connection, cursor, settings
 from .api_errors import NotFound, TooLarge
-from .api_queries import delete_file, file_row
+from .api_queries import file_row
+from .store import UnknownFileError
 from .ingest import IngestResult, ingest_path
 from .names import safe_name
 
@@ -65,9 +66,9 @@ def delete(request: Request, file_id: int = Path(description="the file's file_id
         row = file_row(cur, file_id)
     if row is None:
         raise NotFound(f"no file {file_id}")
-    # ingest's own lock: a file landing and a file leaving never overlap.
-    with ingest._write_lock:  # noqa: SLF001 (no public name yet; see the report)
-        if not delete_file(connection(request), file_id):
-            raise NotFound(f"no file {file_id}")
+    try:
+        ingest.remove_file(connection(request), file_id)
+    except UnknownFileError:  # removed since it was read above
+        raise NotFound(f"no file {file_id}") from None
     shown = tables.json_rows(pd.DataFrame([row]))[0]
     return {"deleted": file_id, **{k: shown[k] for k in ("name", "messages", "rejects")}}

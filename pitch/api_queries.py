@@ -114,28 +114,3 @@ def file_row(conn: duckdb.DuckDBPyConnection, file_id: int) -> dict | None:
     return None if df.empty else df.iloc[0].to_dict()
 
 
-#: Tables holding one file's data, children first (``files`` last).
-FILE_TABLES = ("messages_common", "messages_other", "rejects", "orders", "executions", "files")
-
-
-def delete_file(conn: duckdb.DuckDBPyConnection, file_id: int) -> bool:
-    """Remove one file's data from every table in one transaction; False when there is none.
-
-    A stand-in for ``store.delete_file`` (being written for issue 11); the
-    caller holds ingest's write lock.
-    """
-    cur = conn.cursor()
-    try:
-        cur.execute("BEGIN")
-        try:
-            found = cur.execute("SELECT count(*) FROM files WHERE file_id = ?",
-                                [file_id]).fetchone()[0]
-            for table in FILE_TABLES:
-                cur.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-    finally:
-        cur.close()
-    return bool(found)

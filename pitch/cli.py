@@ -143,9 +143,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from .ingest import remove_file  # imported here: the read commands do not need it
+
     with _connect(args) as conn:
         try:
-            row = store.delete_file(conn, args.file_id)
+            row = remove_file(conn, args.file_id)
         except store.UnknownFileError as exc:
             raise PitchError(f"{exc} (python -m pitch files lists them); nothing removed") from None
     print(f"removed file {row['file_id']} ({row['name']}): {row['messages'] or 0:,} messages, "
