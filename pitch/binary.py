@@ -20,8 +20,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .binary_reference import MAX_RAW, NS, PRICE_LIMIT, BinaryReject, decode_message
 from .errors import DecodeError
 from .arrays import ARROW_TYPES, alpha_key, codes_to_strings, decimal, keys_to_strings
-from .layouts import (BINARY_COMMON_COLUMNS, BINARY_FIELD_COLUMNS, BINARY_LAYOUTS,
-                      BINARY_RARE_ROLES, Kind, Layout)
+from .layouts import (BINARY_COMMON_CODES, BINARY_COMMON_COLUMNS, BINARY_FIELD_COLUMNS,
+                      BINARY_LAYOUTS, Kind, Layout)
 
 _HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", ARROW_TYPES[Kind.CODE]),
          ("unit", pa.int64()), ("sequence", pa.int64()), ("packet", pa.int64())]
@@ -302,8 +302,8 @@ def prepare(units: Units) -> Prepared:
         elif "time_offset_ns" in values:
             offset[rows] = values["time_offset_ns"]
     packet = np.asarray(units.packets, np.int64)[which]
-    common = [p for p in pieces if p[0].role not in BINARY_RARE_ROLES]
-    rare = [p for p in pieces if p[0].role in BINARY_RARE_ROLES]
+    common = [p for p in pieces if p[0].code in BINARY_COMMON_CODES]
+    rare = [p for p in pieces if p[0].code not in BINARY_COMMON_CODES]
     return Prepared(units, pos, which, unit, (unit << 40) | seq,
                     np.argsort(unit.astype(np.uint8), kind="stable"), ok, is_time, seconds,
                     offset, _table(common, COMMON_SCHEMA, unit, seq, packet),

@@ -20,11 +20,11 @@ from .derive import Linked, Lifecycles
 from .layouts import BREAK_CODES, EXECUTE_CODES, ROLES, TRADE_CODES, Role
 from .store import ORDER_STORED_COLUMNS, sql_list
 
-ADD_SCHEMA = pa.schema([binary.COMMON_SCHEMA.field(c) for c in (
+ADD_SCHEMA = pa.schema([binary.SCHEMA.field(c) for c in (
     "line_no", "time_ns", "type", "order_id", "side", "shares", "symbol", "price", "unit")])
 _EVENT_COLUMNS = ("order_id", "line_no", "shares", "time_ns", "price", "remaining_shares",
                   "unit")
-EVENT_SCHEMA = pa.schema([binary.COMMON_SCHEMA.field(c) for c in _EVENT_COLUMNS]
+EVENT_SCHEMA = pa.schema([binary.SCHEMA.field(c) for c in _EVENT_COLUMNS]
                          + [pa.field("role", pa.uint8())])
 ORDERS_SCHEMA = pa.schema(list(ADD_SCHEMA) + [
     pa.field(n, pa.int64()) for n in ("executed", "cancelled", "last_time", "events",
@@ -89,6 +89,15 @@ def _side_codes(column: pa.ChunkedArray) -> np.ndarray:
     return np.array([ord(c) for c in arr.to_pylist()], np.uint8)
 
 
+def _columns(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``rows`` as ``schema``: its columns, NULL for those its table does not store.
+
+    The frequent types' batch lacks the rare types' columns (remaining_shares).
+    """
+    return pa.table([rows.column(f.name) if f.name in rows.column_names
+                     else pa.nulls(rows.num_rows, f.type) for f in schema], schema=schema)
+
+
 class BinaryLifecycles(Lifecycles):
     """Binary PITCH's adds and events by bucket, linked by :func:`pitch.lifecycle.replay`."""
 
@@ -103,10 +112,11 @@ class BinaryLifecycles(Lifecycles):
                 continue
             rows = (batch.other if in_other else batch.table).slice(start, length)
             if role is Role.ADD:
-                adds.append(rows.select(ADD_SCHEMA.names))
+                adds.append(_columns(rows, ADD_SCHEMA))
                 continue
-            table = rows.select(_EVENT_COLUMNS).append_column(
-                "role", pa.array(np.full(length, lifecycle.ROLE_IDS[role], np.uint8)))
+            table = _columns(rows, EVENT_SCHEMA.remove(EVENT_SCHEMA.get_field_index("role"))
+                             ).append_column("role", pa.array(
+                                 np.full(length, lifecycle.ROLE_IDS[role], np.uint8)))
             (clears if role is Role.CLEAR_UNIT else events).append(table)
         return adds, events, clears
 

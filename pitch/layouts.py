@@ -430,10 +430,31 @@ def _common_codes() -> tuple[str, ...]:
 #: the binary decoder hands them over apart, so the frequent ones carry fewer columns.
 BINARY_RARE_ROLES = (Role.STATUS, Role.AUCTION_UPDATE, Role.AUCTION_SUMMARY, Role.RPI,
                      Role.SYMBOL_MAPPING)
+
+
+def _binary_common_codes() -> tuple[str, ...]:
+    """Binary types of the frequent roles, less those with a column no other type has.
+
+    Add Order Expanded (participant, customer indicator) and Executed at
+    Price/Size (remaining quantity) would each widen every frequent row for a
+    few per cent of them: they go with the rare types.
+    """
+    frequent = [l for l in BINARY_LAYOUTS if l.role not in BINARY_RARE_ROLES]
+    users: dict[str, set[str]] = {}
+    for l in frequent:
+        for f in l.fields:
+            users.setdefault(f.column, set()).add(l.code)
+    return tuple(dict.fromkeys(l.code for l in frequent
+                               if all(len(users[f.column]) > 1 or f.kind is Kind.SECONDS
+                                      for f in l.fields)))
+
+
+#: The frequent binary types, stored with only BINARY_COMMON_COLUMNS.
+BINARY_COMMON_CODES: tuple[str, ...] = _binary_common_codes()
 #: Field columns the frequent binary types use, in BINARY_FIELD_COLUMNS order.
 BINARY_COMMON_COLUMNS: dict[str, Kind] = {
     col: kind for col, kind in BINARY_FIELD_COLUMNS.items()
-    if any(f.column == col for l in BINARY_LAYOUTS if l.role not in BINARY_RARE_ROLES
+    if any(f.column == col for l in BINARY_LAYOUTS if l.code in BINARY_COMMON_CODES
            for f in l.fields)}
 
 #: The high-volume text types (clears, adds, executions, cancels, trades, breaks).
