@@ -201,7 +201,10 @@ def _shown(kind: str, column: str, values: pd.Series, binary: np.ndarray) -> pd.
         return values.map(shown_time).astype(object)
     if kind == "wide_int":
         return values.map(count)
-    return values.map(lambda v: value(column, v))
+    # Object columns (a SQL answer's ids with nulls arrive as Python ints) value by value,
+    # each id still in its row's form.
+    return pd.Series([value(column, v, bool(b)) for v, b in zip(values, binary)],
+                     index=values.index, dtype=object)
 
 
 def is_numeric(values: pd.Series) -> bool:
