@@ -63,8 +63,9 @@ if (start_ns is not None or end_ns is not None) and unknown:
                "an unknown time (before their unit's first Time message): they are outside "
                "any time window.")
 if symbols and not types:
-    st.caption("Executions (E) and cancels (X) carry no symbol in PITCH, so a symbol filter "
-               "leaves them out: filter by order id, or see the order on the Orders page.")
+    st.caption("Executions and cancels (E, X; in binary PITCH also reduces, modifies and "
+               "deletes) carry no symbol, so a symbol filter leaves them out: filter by order "
+               "id, or see the order on the Orders page.")
 if total == 0:
     st.info("No message matches these filters. Widen the time window or remove a filter.",
             icon=":material/filter_alt_off:")

@@ -78,9 +78,8 @@ with lifecycle_slot.container(border=True):
     # The add opens the order; its events are what happened after (as in the table).
     m[4].metric("Events", fmt.count(order["events"]))
     where = f"message {line:,}" if binary else f"line {line:,}"
-    st.caption(f"Added at {fmt.shown_time(order['first_time_ns'])} on {where} of "
-               f"{file_names.get(fid, fid)}; last event at "
-               f"{fmt.shown_time(order['last_time_ns'])}.")
+    st.caption(f"Added {fmt.at_time(order['first_time_ns'])} on {where} of "
+               f"{file_names.get(fid, fid)}; last event {fmt.at_time(order['last_time_ns'])}.")
     ui.table(events, key="lifecycle", feeds=feeds, hidden=("type",))
     st.plotly_chart(charts.lifecycle_chart(events), key="lifecycle_chart")
     unknown = charts.unknown_times(events, "time_ns")

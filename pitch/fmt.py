@@ -54,6 +54,11 @@ def shown_time(ns: int | None) -> str:
     return UNKNOWN_TIME if missing(ns) else hms(ns)
 
 
+def at_time(ns: int | None) -> str:
+    """``at HH:MM:SS.mmm`` for a sentence, or ``at an unknown time``."""
+    return "at an unknown time" if missing(ns) else f"at {hms(ns)}"
+
+
 def is_time_column(column: str) -> bool:
     """True for columns of nanoseconds since midnight (``time_ns``, ``first_time_ns``, ...)."""
     return column in TIME_COLUMNS or column.endswith("_time_ns")

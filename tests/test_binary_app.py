@@ -140,7 +140,8 @@ def test_orders_of_a_binary_file(mixed) -> None:
     assert lifecycle["execution_id"].tolist() == ["", "18446744073709551615"]
     assert link_query(at, "Its messages") == {"order": ["123"], "file": ["2"]}
     at = start("orders", order="7", file="2")
-    assert "Added at unknown on message 1 of b.pcap" in texts(at.caption)
+    assert "Added at an unknown time on message 1 of b.pcap; last event at an unknown time" \
+        in texts(at.caption)
     assert "1 of its messages has an unknown time" in texts(at.caption)
     both = start("orders", order="123")
     assert count_line(both).endswith("(decimal, binary files): **2**")

@@ -109,6 +109,7 @@ def test_a_type_column_decides_over_the_file() -> None:
 def test_unknown_time_on_screen() -> None:
     assert fmt.shown_time(None) == "unknown" and fmt.shown_time(0) == "00:00:00.000"
     assert fmt.hms(None) == ""  # the plain formatter stays plain
+    assert (fmt.at_time(None), fmt.at_time(0)) == ("at an unknown time", "at 00:00:00.000")
     assert fmt.value("time_ns", None) == "unknown" and fmt.value("last_time_ns", pd.NA) == "unknown"
     empty = pd.DataFrame({"time_ns": pd.array([None], dtype="Int64")})
     assert fmt.display_frame(empty)["time"].tolist() == ["unknown"]
