@@ -222,22 +222,6 @@ def test_files_and_rejects(run, tmp_path) -> None:
     assert run("rejects", "--file", "2", "--format", "csv")[1] == "file_id,line_no,byte_offset,reason,raw\n"
 
 
-def test_files_shows_format_gaps_duplicates_and_skipped_frames_last(run, tmp_path) -> None:
-    import mixed_support
-
-    run("ingest", _write(tmp_path, "t.pitch", mixed_support.TEXT),
-        _write(tmp_path, "b.pcap", mixed_support.capture()))
-    lines = run("files", "--format", "csv")[1].splitlines()
-    # The older columns first, in their order (scripts read them); binary PITCH's after.
-    assert lines[0] == ("file_id,name,size,messages,rejects,status,source,finished_at,seconds,"
-                        "format,gaps,missing_messages,duplicates,skipped_packets")
-    assert [line.split(",")[:2] + line.split(",")[-5:] for line in lines[1:]] == [
-        ["1", "t.pitch", "text", "0", "0", "0", "0"], ["2", "b.pcap", "pcap", "1", "1", "3", "0"]]
-    table = run("files")[1].splitlines()
-    assert table[0].split()[-5:] == ["format", "gaps", "missing_messages", "duplicates",
-                                     "skipped_packets"]
-
-
 def test_generate_writes_the_seeded_session(run, tmp_path) -> None:
     expected = io.BytesIO()
     write_session(expected, 800, 9)
