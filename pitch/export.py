@@ -20,10 +20,10 @@ import pyarrow.csv as pa_csv
 
 from . import fmt
 from .arrowtext import ZERO, by_value, fixed_width, ints, is_number_array, missing
-from .ids import FileFeeds, binary_rows, format_ids
+from .ids import ALL_TEXT, FileFeeds, binary_rows, format_ids
 
 
-def export_table(data: pd.DataFrame | pa.Table, feeds: FileFeeds = FileFeeds()) -> pa.Table:
+def export_table(data: pd.DataFrame | pa.Table, feeds: FileFeeds = ALL_TEXT) -> pa.Table:
     """A table for CSV: raw typed values plus readable ones.
 
     Each time column keeps its nanoseconds and gains an ``HH:MM:SS.mmm``
@@ -94,7 +94,7 @@ def csv_bytes(table: pa.Table, header: bool = True) -> bytes:
     raise AssertionError("unreachable: 'needed' quoting accepts every value")
 
 
-def to_csv(df: pd.DataFrame | pa.Table, feeds: FileFeeds = FileFeeds()) -> bytes:
+def to_csv(df: pd.DataFrame | pa.Table, feeds: FileFeeds = ALL_TEXT) -> bytes:
     """UTF-8 CSV bytes of :func:`export_table`, with a header line."""
     return csv_bytes(export_table(df, feeds))
 

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .arrowtext import missing
-from .ids import FileFeeds, binary_rows, format_id, format_ids
+from .ids import ALL_TEXT, FileFeeds, binary_rows, format_id, format_ids
 
 NS_PER_MS = 1_000_000
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -170,7 +170,7 @@ def _decimal_like(v: Any) -> bool:
     return missing(v) or isinstance(v, (Decimal, int, float, np.integer, np.floating))
 
 
-def display_frame(df: pd.DataFrame, feeds: FileFeeds = FileFeeds()) -> pd.DataFrame:
+def display_frame(df: pd.DataFrame, feeds: FileFeeds = ALL_TEXT) -> pd.DataFrame:
     """A copy for st.dataframe: numbers as numbers, ids and times as the text of the file.
 
     Integers become ``Int64`` and floats and prices ``Float64`` (missing values

@@ -12,8 +12,8 @@ from :class:`FileFeeds` (which files are binary), always passed in: no global.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -66,6 +66,10 @@ class FileFeeds:
             return (BINARY,) if file_id in self.binary else (TEXT,)
         feeds = tuple(f for f, files in ((TEXT, self.text), (BINARY, self.binary)) if files)
         return feeds or (TEXT,)
+
+
+#: No binary file: every row's ids in base 36, as before binary PITCH (the default).
+ALL_TEXT = FileFeeds()
 
 
 def binary_rows(n: int, feeds: FileFeeds, types: pa.Array | None = None,

@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from . import fmt, links, queries, runtime, settings, store
-from .ids import FileFeeds
+from .ids import ALL_TEXT, FileFeeds
 # Moved to pitch.runtime; re-exported for app.py, pages/ingest.py and pages/sql.py
 # (owned elsewhere) until they import pitch.runtime themselves.
 from .runtime import (connection, load_sample, load_sample_if_empty, q, refresh,  # noqa: F401
@@ -92,7 +92,7 @@ def table(df: pd.DataFrame, *, key: str | None = None, select: bool = False,
     """
     if feeds is None:
         has_ids = any(c in fmt.ID_COLUMNS for c in df.columns)
-        feeds = runtime.q(queries.file_feeds) if has_ids else FileFeeds()
+        feeds = runtime.q(queries.file_feeds) if has_ids else ALL_TEXT
     names = [fmt.display_name(c) for c in hidden]
     shown = fmt.display_frame(df, feeds).drop(columns=names)
     if height == "rows":  # every row, no inner scrolling (a 50-row page reads as a page)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import mixed_support
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import mixed_support
 from pitch import store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +108,8 @@ def test_unknown_time_in_the_detail_panel(mixed) -> None:
 
 
 @pytest.mark.parametrize("query, line", [
-    ({"order": "123"}, "All messages of order 000000000123 (base 36, text files) or 123 "
-                       "(decimal, binary files): **4**"),
+    ({"order": "123"}, ("All messages of order 000000000123 (base 36, text files) or 123 "
+                        "(decimal, binary files): **4**")),
     ({"order": "123", "file": "2"}, "All messages of order 123 in file b.pcap: **2**"),
     ({"order": "123", "file": "1"}, "All messages of order 000000000123 in file t.pitch: **2**"),
     ({"order": "3f"}, "All messages of order 00000000003F (base 36, text files): **1**"),

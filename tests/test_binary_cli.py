@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mixed_support
 import pytest
 
-import mixed_support
 from pitch.cli import main
 
 

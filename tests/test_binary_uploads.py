@@ -11,9 +11,9 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from test_uploads import app_env, drop, finished, upload, watcher  # noqa: F401  (fixtures)
 
 from pitch import capture_write, generate_binary, store
-from test_uploads import app_env, drop, finished, upload, watcher  # noqa: F401  (fixtures)
 
 
 def capture(container: str, seed: int) -> bytes:
@@ -37,7 +37,8 @@ def capture_bytes(name: str, container: str) -> bytes:
 
 
 @pytest.mark.parametrize("name, container, fmt", CAPTURES, ids=[c[0] for c in CAPTURES])
-def test_a_capture_upload_lands_whatever_its_extension(app_env, name, container, fmt) -> None:
+def test_a_capture_upload_lands_whatever_its_extension(app_env, name, container,  # noqa: F811
+                                                        fmt) -> None:
     at = upload(name, capture_bytes(name, container))
     assert [e.value for e in at.error] == []
     assert f"{name}: " in " ".join(str(s.value) for s in at.success)
@@ -49,7 +50,7 @@ def test_a_capture_upload_lands_whatever_its_extension(app_env, name, container,
         conn.close()
 
 
-def test_the_inbox_takes_captures_whatever_their_extension(watcher) -> None:
+def test_the_inbox_takes_captures_whatever_their_extension(watcher) -> None:  # noqa: F811
     w, conn = watcher
     for name, container, _ in CAPTURES:
         drop(w.inbox, name, capture_bytes(name, container))

@@ -209,4 +209,4 @@ def test_a_binary_capture_uploads_and_shows(page, server, tmp_path) -> None:
     assert len(rows) == 40
     assert Counter(r["message_type"] for r in rows) == BATS_TYPES
     assert rows[0]["packet"] and rows[0]["unit"] == "1"
-    assert [r["order_id"] for r in rows if r["type"] == "0x21"][0] == str(order_id)
+    assert next(r["order_id"] for r in rows if r["type"] == "0x21") == str(order_id)
