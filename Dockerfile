@@ -3,6 +3,9 @@
 # live on the /data volume.
 #   docker build -t pitch-explorer .
 #   docker run -p 127.0.0.1:8501:8501 -v pitch-data:/data pitch-explorer
+# The REST API answers on the same port under /api/v1. The server listens
+# beyond loopback here, so the API refuses uploads and deletes unless a token
+# is set (then every call needs it): add -e PITCH_API_TOKEN=... to docker run.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

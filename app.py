@@ -1,43 +1,21 @@
-"""PITCH Explorer: `streamlit run app.py`.
+"""PITCH Explorer: ``streamlit run app.py``.
 
-The router: page setup, the sample on a fresh database, the folder watcher,
-the sidebar with the database's totals, then the chosen page from pages/.
+The server's entry point, an ASGI app (``st.App``) that Streamlit finds here
+and serves with uvicorn on its usual address and port:
+
+- the pages: explorer/router.py (the sidebar and ``st.navigation``) and the
+  scripts in pages/;
+- the REST API under /api/v1 on the same port (:mod:`pitch.api`; docs at
+  /api/v1/docs), on the app's one database connection;
+- at start-up the database is opened and the app's address recorded beside it
+  (``<database>.app.json``) so that ``python -m pitch`` goes through the API
+  while the app holds the file; the record goes at exit.
 """
 
-from __future__ import annotations
-
 import streamlit as st
+from starlette.routing import Mount
 
-from pitch import ui
-from pitch.errors import PitchError
+from pitch import api
 
-st.set_page_config(page_title="PITCH Explorer", page_icon=":material/candlestick_chart:",
-                   layout="wide")
-
-try:
-    ui.connection()
-except PitchError as exc:  # e.g. another process holds the database file
-    st.error(str(exc), icon=":material/lock:")
-    st.stop()
-
-sample_message = ui.load_sample_if_empty()
-if sample_message and not st.session_state.get("sample_told"):
-    st.session_state["sample_told"] = True
-    st.toast(sample_message, icon=":material/info:")
-ui.watcher()
-
-pages = st.navigation({
-    "Explore": [
-        st.Page(ui.PAGES["overview"], title="Overview", icon=":material/dashboard:",
-                default=True),
-        st.Page(ui.PAGES["messages"], title="Messages", icon=":material/list:"),
-        st.Page(ui.PAGES["orders"], title="Orders", icon=":material/receipt_long:"),
-        st.Page(ui.PAGES["symbols"], title="Symbols", icon=":material/finance:"),
-    ],
-    "Data": [
-        st.Page(ui.PAGES["ingest"], title="Ingest", icon=":material/upload_file:"),
-        st.Page(ui.PAGES["sql"], title="SQL", icon=":material/terminal:"),
-    ],
-})
-ui.sidebar(sample_message)
-pages.run()
+app = st.App("explorer/router.py", routes=[Mount(api.PREFIX, app=api.create_app())],
+             lifespan=api.lifespan)

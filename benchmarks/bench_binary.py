@@ -187,9 +187,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--big-gb", type=float, default=None)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--convert", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(ingest_child(Path(args.child[0]), Path(args.child[1]))))
+        return 0
+    if args.convert:
+        print(text_to_pcap(Path(args.convert[0]), Path(args.convert[1])))
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="pitch-bench-binary-"))
     if args.big_gb:
@@ -206,7 +210,9 @@ def main() -> int:
     text, pcap = tmp / "session.pitch", tmp / "session.pcap"
     subprocess.run([sys.executable, "-m", "pitch", "generate", str(text), "--messages",
                     str(args.messages)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    n = text_to_pcap(text, pcap)
+    # In a child too: a child's peak RSS starts from its parent's at fork.
+    n = int(subprocess.run([sys.executable, __file__, "--convert", str(text), str(pcap)],
+                           check=True, stdout=subprocess.PIPE, text=True).stdout.split()[-1])
     print(f"text {text.stat().st_size / 1e6:,.0f} MB; the same events as a pcap: "
           f"{pcap.stat().st_size / 1e6:,.0f} MB, {n:,} messages (Time messages included)")
     runs: dict[str, list[dict]] = {"text": [], "pcap": []}

@@ -9,9 +9,9 @@ import streamlit as st
 
 from pitch import fmt, links, queries, settings, store, ui
 from pitch.errors import PitchError
+from pitch import ingest as ingesting
 from pitch.ingest import ingest_bytes
 
-ui.through_router()
 st.title("Ingest")
 limit_mb = int(st.get_option("server.maxUploadSize"))
 state = st.session_state
@@ -96,7 +96,7 @@ watch_panel()
 def remove_file(file_id: int) -> None:
     """Button callback: delete one file's data (all its tables, one transaction)."""
     try:
-        row = store.delete_file(ui.connection(), file_id)
+        row = ingesting.remove_file(ui.connection(), file_id)
         state["ingest_outcomes"] = [("success", (
             f"Removed file {row['file_id']} ({row['name']}): {fmt.count(row['messages'] or 0)} "
             f"messages, {fmt.count(row['rejects'] or 0)} rejects. The same file can be loaded "

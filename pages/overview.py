@@ -7,7 +7,6 @@ import streamlit as st
 from pitch import charts, fmt, links, queries, ui
 from pitch.runtime import q
 
-ui.through_router()
 st.title("Overview")
 if ui.no_data():
     st.stop()

@@ -29,7 +29,6 @@ EXAMPLES = {
         "FROM gaps g JOIN files f USING (file_id)\nORDER BY f.file_id, g.unit, "
         "g.expected_sequence"),
 }
-ui.through_router()
 limits = settings.current()  # validated: the row limit is at least 1
 st.title("SQL")
 st.caption("One read-only SELECT over the tables on the right. Writes, settings and file "

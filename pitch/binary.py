@@ -19,13 +19,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .binary_reference import MAX_RAW, NS, PRICE_LIMIT, BinaryReject, decode_message
 from .errors import DecodeError
-from .columns import _ARROW_TYPES, _alpha_key, _codes_to_strings, _decimal, _keys_to_strings
+from .arrays import ARROW_TYPES, alpha_key, codes_to_strings, decimal, keys_to_strings
 from .layouts import (BINARY_COMMON_COLUMNS, BINARY_FIELD_COLUMNS, BINARY_LAYOUTS,
                       BINARY_RARE_ROLES, Kind, Layout)
 
-_HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", _ARROW_TYPES[Kind.CODE]),
+_HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", ARROW_TYPES[Kind.CODE]),
          ("unit", pa.int64()), ("sequence", pa.int64()), ("packet", pa.int64())]
-_TYPES = {**_ARROW_TYPES, Kind.UINT: pa.int64(), Kind.ID: pa.uint64(),
+_TYPES = {**ARROW_TYPES, Kind.UINT: pa.int64(), Kind.ID: pa.uint64(),
           Kind.PRICE_SHORT: pa.decimal128(18, 4), Kind.PRICE_LONG: pa.decimal128(18, 4)}
 #: Arrow schema of the rare types' batch (every ``messages_binary`` column but file_id).
 SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_FIELD_COLUMNS.items()])
@@ -230,7 +230,7 @@ def _fields(a: np.ndarray, pos: np.ndarray, layout: Layout
         else:
             if f.required:
                 good &= (block != 32).any(axis=1)
-            v = block if f.width > 8 else _alpha_key(block)
+            v = block if f.width > 8 else alpha_key(block)
         values[f.column] = v
     return good, values
 
@@ -360,9 +360,9 @@ def _column(kind: Kind, parts: list, sizes: list[int], mask: np.ndarray | None) 
     values = np.concatenate([fill(s, dtype) if p is None else p.astype(dtype, copy=False)
                              for p, s in zip(parts, sizes)])
     if kind in (Kind.PRICE_SHORT, Kind.PRICE_LONG):
-        return _decimal(values, present)
+        return decimal(values, present)
     if kind is Kind.CODE:
-        return _codes_to_strings(values, present)
+        return codes_to_strings(values, present)
     if kind is Kind.ALPHA:
-        return _keys_to_strings(values, present)
+        return keys_to_strings(values, present)
     return pa.array(values, _TYPES[kind], mask=mask)

@@ -142,9 +142,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from .ingest import remove_file  # imported here: the read commands do not need it
+
     with _connect(args) as conn:
         try:
-            row = store.delete_file(conn, args.file_id)
+            row = remove_file(conn, args.file_id)
         except store.UnknownFileError as exc:
             raise PitchError(f"{exc} (python -m pitch files lists them); nothing removed") from None
     print(f"removed file {row['file_id']} ({row['name']}): {row['messages'] or 0:,} messages, "
@@ -276,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        return args.handler(args)
+        from .remote import dispatch  # through the running app's API when it holds the file
+
+        return dispatch(args)
     except settings.SettingsError as exc:  # a setting changed under us: still a usage error
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 import pyarrow as pa
 
+from .arrays import ARROW_TYPES, NUMPY_TYPES, alpha_key, arrow
 from .decode import decode_line
 from .errors import DecodeError
 from .layouts import (COMMON_CODES, COMMON_COLUMNS, LAYOUTS, NS_PER_MS, TEXT_FIELD_COLUMNS,
@@ -34,28 +34,13 @@ _BASE36_LUT = np.full(256, 255, dtype=np.uint8)
 _BASE36_LUT[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
 _BASE36_LUT[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = np.arange(10, 36)
 
-_ARROW_TYPES = {
-    Kind.NUMERIC: pa.int64(),
-    Kind.BASE36: pa.uint64(),
-    Kind.PRICE: pa.decimal128(18, 4),
-    Kind.ALPHA: pa.dictionary(pa.int32(), pa.string()),
-    Kind.CODE: pa.dictionary(pa.int32(), pa.string()),
-}
-_NUMPY_TYPES = {
-    Kind.NUMERIC: np.int64,
-    Kind.BASE36: np.uint64,
-    Kind.PRICE: np.int64,
-    Kind.ALPHA: np.uint64,  # up to 8 bytes packed into one key, 0 = null
-    Kind.CODE: np.uint8,  # the one character
-}
-
-_HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", _ARROW_TYPES[Kind.CODE])]
+_HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", ARROW_TYPES[Kind.CODE])]
 
 #: Arrow schema of a batch (the ``messages`` columns the text decoder fills).
-SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind]) for col, kind in TEXT_FIELD_COLUMNS.items()])
+SCHEMA = pa.schema(_HEAD + [(col, ARROW_TYPES[kind]) for col, kind in TEXT_FIELD_COLUMNS.items()])
 
 #: Arrow schema of the common types' batch when the decoder splits (COMMON_CODES).
-COMMON_SCHEMA = pa.schema(_HEAD + [(col, _ARROW_TYPES[kind])
+COMMON_SCHEMA = pa.schema(_HEAD + [(col, ARROW_TYPES[kind])
                                    for col, kind in COMMON_COLUMNS.items()])
 
 
@@ -112,65 +97,6 @@ def _base36(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return value, top < 36
 
 
-def _alpha_key(m: np.ndarray) -> np.ndarray:
-    """Pack up to 8 bytes per row into a uint64 key (right-trimmed of spaces).
-
-    The key keeps one marker bit so that an empty string is not 0 (= null).
-    """
-    n, w = m.shape
-    block = np.zeros((n, 8), np.uint8)
-    block[:, :w] = m
-    trailing = np.logical_and.accumulate((m == 32)[:, ::-1], axis=1)[:, ::-1]
-    block[:, :w][trailing] = 0
-    key = block.view("<u8").ravel()
-    return key | np.uint64(1 << 63)
-
-
-def _codes_to_strings(codes: np.ndarray, present: np.ndarray) -> pa.Array:
-    """Arrow dictionary array from one byte per row (few values: a lookup table)."""
-    seen = np.flatnonzero(np.bincount(codes[present], minlength=256))
-    lut = np.zeros(256, np.int32)
-    lut[seen] = np.arange(len(seen), dtype=np.int32)
-    dictionary = pa.array([chr(c) for c in seen.tolist()], pa.string())
-    indices = pa.array(lut[codes], mask=None if present.all() else ~present)
-    return pa.DictionaryArray.from_arrays(indices, dictionary)
-
-
-def _keys_to_strings(keys: np.ndarray, present: np.ndarray) -> pa.Array:
-    """Arrow string array from packed keys (few distinct values: decode each once)."""
-    inverse, uniq = pd.factorize(keys)  # hash-based: O(n), unlike np.unique's sort
-    words = []
-    for k in uniq.tolist():
-        raw = int(k & ((1 << 63) - 1)).to_bytes(8, "little").rstrip(b"\0")
-        words.append(raw.decode("ascii"))
-    dictionary = pa.array(words, pa.string())
-    indices = pa.array(inverse.astype(np.int32), mask=None if present.all() else ~present)
-    return pa.DictionaryArray.from_arrays(indices, dictionary)
-
-
-def _decimal(values: np.ndarray, present: np.ndarray) -> pa.Array:
-    """Exact DECIMAL(18,4) from integer ten-thousandths, without Python objects."""
-    n = len(values)
-    words = np.zeros((n, 2), np.int64)
-    words[:, 0] = values
-    words[:, 1] = values >> 63  # sign extension into the high word
-    validity = pa.array(present).buffers()[1] if not present.all() else None
-    return pa.Array.from_buffers(pa.decimal128(18, 4), n, [validity, pa.py_buffer(words)])
-
-
-def _arrow(kind: Kind, values: np.ndarray, present: np.ndarray | None) -> pa.Array:
-    """Arrow array of a column (``present`` None: no nulls)."""
-    if present is None:
-        present = np.ones(len(values), bool)
-    if kind is Kind.PRICE:
-        return _decimal(values, present)
-    if kind is Kind.CODE:
-        return _codes_to_strings(values, present)
-    if kind is Kind.ALPHA:
-        return _keys_to_strings(values, present)
-    return pa.array(values, _ARROW_TYPES[kind], mask=None if present.all() else ~present)
-
-
 @dataclass
 class _Piece:
     """The valid messages of one layout in one chunk: line indices and column values."""
@@ -198,7 +124,7 @@ def _decode_layout(arr: np.ndarray, starts: np.ndarray, layout: Layout
             value = block[:, 0].copy()
             good = np.isin(value, np.frombuffer(f.values.encode(), np.uint8))
         else:
-            value = _alpha_key(block)
+            value = alpha_key(block)
             good = (block != 32).any(axis=1) if f.required else np.ones(len(block), bool)
         ok &= good
         values[f.column] = value
@@ -218,18 +144,18 @@ def _table(pieces: list[_Piece], lines_before: int, schema: pa.Schema,
     line_no = np.concatenate([p.rows for p in pieces]) + (lines_before + 1)
     codes = np.repeat(np.frombuffer("".join(p.layout.code for p in pieces).encode(), np.uint8),
                       sizes)
-    arrays = [pa.array(line_no), _arrow(Kind.NUMERIC, np.concatenate(
-        [p.values["time_ns"] for p in pieces]), None), _arrow(Kind.CODE, codes, None)]
+    arrays = [pa.array(line_no), arrow(Kind.NUMERIC, np.concatenate(
+        [p.values["time_ns"] for p in pieces]), None), arrow(Kind.CODE, codes, None)]
     for column, kind in fields.items():
         if not any(column in p.values for p in pieces):
-            arrays.append(pa.nulls(len(line_no), _ARROW_TYPES[kind]))
+            arrays.append(pa.nulls(len(line_no), ARROW_TYPES[kind]))
             continue
-        dtype = _NUMPY_TYPES[kind]
+        dtype = NUMPY_TYPES[kind]
         values = np.concatenate([p.values.get(column, np.zeros(n, dtype)).astype(dtype, copy=False)
                                  for p, n in zip(pieces, sizes)])
         present = (None if all(column in p.values for p in pieces) else
                    np.repeat(np.array([column in p.values for p in pieces]), sizes))
-        arrays.append(_arrow(kind, values, present))
+        arrays.append(arrow(kind, values, present))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

@@ -32,7 +32,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .columns import COMMON_SCHEMA, Batch, _decimal
+from .arrays import decimal
+from .columns import COMMON_SCHEMA, Batch
 from .spool import Spool
 from .layouts import BREAK_CODES, EXECUTE_CODES, ROLES, TRADE_CODES, Role
 from .store import ORDER_STORED_COLUMNS, registered, sql_list
@@ -294,7 +295,7 @@ def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lif
     table = {"line_no": line, "add_line": pa.array(add_line, mask=add_line < 0)}
     if fills and fills[0].fill_price is not None:
         price = np.concatenate([f.fill_price for f in fills])
-        table["price"] = _decimal(price, price >= 0)
+        table["price"] = decimal(price, price >= 0)
     with registered(cur, "_pitch_fills", pa.table(table)):
         cur.execute(lifecycles.executions_sql, {"f": file_id})
     return {"orders": ordered - started, "executions": time.perf_counter() - ordered}

@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 
 from . import fmt, ids
 from .ids import IdReading
-from .layouts import MESSAGE_TYPES
+from .layouts import TYPE_NAMES
 
-TYPE_NAMES: dict[str, str] = {code: name for code, _, name in MESSAGE_TYPES}
-TYPE_CODES: dict[str, str] = {name: code for code, name in TYPE_NAMES.items()}
+#: A type's code by its name; where text and binary share a name ("Order Executed") the
+#: text code, which comes first in the layout table.
+TYPE_CODES: dict[str, str] = {}
+for _code, _name in TYPE_NAMES.items():
+    TYPE_CODES.setdefault(_name, _code)
 SIDES = {"B": "buy", "S": "sell"}
 #: The Side control's choices (also their text in the URL) and their codes.
 SIDE_CHOICES = {name.capitalize(): code for code, name in SIDES.items()}

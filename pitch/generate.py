@@ -30,48 +30,13 @@ import gzip
 import random
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Iterator
 
-from .layouts import BY_CODE_LENGTH, PRICE_SCALE, TIMESTAMP_WIDTH, TYPE_OFFSET, Kind, Layout
+from .layouts import PRICE_SCALE
+from .text_encode import TEMPLATES, base36
 
 OPEN_MS = 34_200_000  # 09:30:00.000
 CLOSE_MS = 57_600_000  # 16:00:00.000
-
-
-def _template(layout: Layout) -> Callable[..., str]:
-    """``format(time_ms, *field values)`` for one layout, giving a file line.
-
-    Arguments follow ``layout.fields``; base-36 fields take their 12-char
-    text (see :func:`base36`). Gaps between fields (reserved bytes) are spaces.
-    """
-    parts = [f"S{{0:0{TIMESTAMP_WIDTH}d}}{layout.code}"]
-    pos = TYPE_OFFSET + 1
-    for index, f in sorted(enumerate(layout.fields, 1), key=lambda p: p[1].offset):
-        parts.append(" " * (f.offset - pos))
-        if f.kind in (Kind.NUMERIC, Kind.PRICE):
-            parts.append(f"{{{index}:0{f.width}d}}")
-        elif f.kind is Kind.ALPHA:
-            parts.append(f"{{{index}:<{f.width}}}")
-        else:  # BASE36 (already 12 chars) and one-char CODE
-            parts.append(f"{{{index}}}")
-        pos = f.end
-    parts.append(" " * (layout.length - pos) + "\n")
-    return "".join(parts).format
-
-
-#: Line formatters by (type code, message length).
-TEMPLATES: dict[tuple[str, int], Callable[..., str]] = {
-    key: _template(layout) for key, layout in BY_CODE_LENGTH.items()}
-
-_DIGITS36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_TRIPLES = [a + b + c for a in _DIGITS36 for b in _DIGITS36 for c in _DIGITS36]
-_T = 36 ** 3
-
-
-def base36(n: int) -> str:
-    """12-character base-36 text of ``0 <= n < 36**12`` (table lookups, no loop)."""
-    return (_TRIPLES[n // _T ** 3] + _TRIPLES[n // _T ** 2 % _T]
-            + _TRIPLES[n // _T % _T] + _TRIPLES[n % _T])
 
 
 #: (ticker, opening price in dollars), most traded first.

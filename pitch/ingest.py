@@ -31,6 +31,7 @@ from .ingest_binary import BinaryStream, binary_chunks
 from .ingest_text import TextStream, text_chunks
 from .background import prefetch
 from .names import safe_name
+from . import store
 from .store import registered, transaction
 
 CHUNK_SIZE = 8 << 20  # measured: 8 MB pipelines better than 4, 12 or 16
@@ -40,7 +41,9 @@ Progress = Callable[[int, int, str], None]
 READING, DERIVING = "reading", "deriving"
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_write_lock = threading.Lock()  # one writer per process: DuckDB has one per file anyway
+#: One writer per process (DuckDB has one per file anyway): a file landing and a file
+#: leaving never overlap.
+WRITE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -123,7 +126,7 @@ def _ingest(conn: duckdb.DuckDBPyConnection, fh: BinaryIO, name: str, size: int,
     sha = None if gz else sha256_of(fh)
     fh.seek(0)
     hashed = time.perf_counter()
-    with _write_lock:
+    with WRITE_LOCK:
         cur = conn.cursor()
         try:
             known = sha and _known(cur, sha)
@@ -301,3 +304,9 @@ def _insert_spooled(cur: duckdb.DuckDBPyConnection, table: str, file_id: int,
     with registered(cur, "_pitch_spool", rows):
         cur.execute(f"INSERT INTO {table} BY NAME SELECT ? AS file_id, * FROM _pitch_spool",
                     [file_id])
+
+
+def remove_file(conn: duckdb.DuckDBPyConnection, file_id: int) -> dict[str, object]:
+    """:func:`pitch.store.delete_file` under the ingest lock; raises UnknownFileError."""
+    with WRITE_LOCK:
+        return store.delete_file(conn, file_id)

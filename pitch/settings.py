@@ -102,6 +102,13 @@ def _memory(text: str) -> str:
 _memory.rule = "a size: 1GB, 512MB, 2GiB, 50%"  # type: ignore[attr-defined]
 
 
+def _text(text: str) -> str:
+    return text
+
+
+_text.rule = "any text"  # type: ignore[attr-defined]
+
+
 def _path(text: str) -> Path:
     return Path(text)
 
@@ -172,6 +179,9 @@ class Settings:
                                    shown="all cores")
     memory_limit: str = _setting("1GB", "DuckDB memory (it spills to disk beyond)",
                                  env="PITCH_MEMORY_LIMIT", parse=_memory, shown="1 GB")
+    api_token: str | None = _setting(None, "REST API: the bearer token every call must carry "
+                                     "(and writes over HTTP beyond loopback need)",
+                                     env="PITCH_API_TOKEN", parse=_text, shown="none")
     upload_mb: int = _setting(STREAMLIT_UPLOAD_MB, "upload size per file (MB)",
                               config="server.maxUploadSize", parse=_whole(1))
     page_size: int = _setting(50, "rows per page of the Messages, Orders and rejects tables",

@@ -23,11 +23,10 @@ from .ids import ALL_TEXT, FileFeeds
 from .runtime import (connection, load_sample, load_sample_if_empty, q, refresh,  # noqa: F401
                       watcher)
 
-PAGES = {
-    "overview": "pages/overview.py", "messages": "pages/messages.py",
-    "orders": "pages/orders.py", "symbols": "pages/symbols.py",
-    "ingest": "pages/ingest.py", "sql": "pages/sql.py",
-}
+#: The page scripts, by short name. Absolute paths: Streamlit resolves a relative
+#: page path against the main script, explorer/router.py, which has no pages/ beside it.
+PAGES = {name: str(settings.ROOT / "pages" / f"{name}.py")
+         for name in ("overview", "messages", "orders", "symbols", "ingest", "sql")}
 EMPTY_HINT = ("No data yet: upload a PITCH file on the **Ingest** page or drop one into "
               "`{inbox}/`.")
 #: Rows a SQL page CSV export may hold (the on-screen row limit is separate).
@@ -130,24 +129,6 @@ def csv_button(label: str, build: Callable[[duckdb.DuckDBPyConnection], bytes],
                        icon=":material/download:", on_click="ignore", help=help)
 
 
-def through_router() -> None:
-    """At the top of every page: make sure app.py (the router) is running it.
-
-    Streamlit still has its old multipage mode for an app with a ``pages/``
-    folder: until ``st.navigation`` has run once in the process, a page URL
-    opened first (a shared link to a fresh server) runs the page script alone,
-    without app.py: no sidebar, no router, the old page list. The flag below
-    is what ``st.navigation`` itself sets; setting it and rerunning sends this
-    very page through app.py. (Streamlit 1.67 internals, pinned; renaming the
-    folder would make this unnecessary.)
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def go(page: str, params: dict[str, Any]) -> NoReturn:
     """Open a page (a key of :data:`PAGES`) at the URL ``params`` describe (see pitch.links).
 
@@ -205,10 +186,9 @@ def jump_to_page() -> None:
 def data_page(title: str) -> None:
     """The top of a page that shows loaded data (Messages, Orders, Symbols).
 
-    Runs it through the router, draws the title, and stops with an
-    explanation when nothing has been loaded yet.
+    Draws the title, and stops with an explanation when nothing has been loaded
+    yet.
     """
-    through_router()
     st.title(title)
     if no_data():
         st.stop()

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from pitch import ingest, settings, store
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "explorer" / "router.py")  # the pages' main script (app.py serves it)
 SAMPLE = ROOT.parent / "shared" / "pitch_data.txt"
 PAGES = ["overview", "messages", "orders", "symbols", "ingest", "sql"]
 BAD_FILE = b"S28800011AAK27GA0000DTS000100SH    0000619200Y\nSthis is not a message\n"
@@ -66,13 +66,13 @@ def loaded(env, loaded_template) -> Path:
 
 
 def start(script: str | None = None, **query: str | list[str]) -> AppTest:
-    """Run app.py, then (if given) switch to ``pages/<script>.py`` with the URL ``query``."""
+    """Run the router, then (if given) switch to ``pages/<script>.py`` with the URL ``query``."""
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     assert not at.exception, at.exception
     if script:
         at.query_params.update(query)
-        at.switch_page(f"pages/{script}.py").run()
+        at.switch_page(f"../pages/{script}.py").run()
         assert not at.exception, at.exception
     return at
 
@@ -99,7 +99,7 @@ def test_every_page_renders_on_an_empty_database(env) -> None:
     at = start()
     assert "**0** messages" in sidebar_totals(at)
     for page in PAGES:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"../pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         if page not in ("ingest", "sql"):
             assert "No data yet" in texts(at.info), page
@@ -113,7 +113,7 @@ def test_every_page_renders_on_a_loaded_database(loaded) -> None:
     assert type_table[["message_type", "count"]].values.tolist()[:2] == [
         ["Add Order (Short)", 10_362], ["Order Cancel", 9_592]]
     for page in PAGES[1:]:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"../pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert not at.error, (page, texts(at.error))
         assert "**20,001** messages" in sidebar_totals(at), page  # app.py ran around it
@@ -136,10 +136,10 @@ def test_upload_updates_the_counts(env) -> None:
     assert "pitch_data.txt" in at.dataframe[0].value["name"].tolist()
     assert "**20,000** messages" in sidebar_totals(at)  # this session, right away
     assert "**20,000** messages" in totals_now()  # and a new visitor
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("../pages/overview.py").run()
     assert at.metric[0].value == "20,000"
     # The same file again adds nothing, and says so.
-    at.switch_page("pages/ingest.py").run()
+    at.switch_page("../pages/ingest.py").run()
     at.file_uploader[0].set_value(("copy.txt", SAMPLE.read_bytes(), "text/plain")).run()
     assert "already ingested" in texts(at.info)
     assert "**20,000** messages" in totals_now()
@@ -375,7 +375,7 @@ def follow(at: AppTest, label_start: str) -> AppTest:
     link = next(e.proto for e in at.get("page_link") if e.proto.label.startswith(label_start))
     at.query_params.clear()
     at.query_params.update(parse_qs(link.query_string))
-    at.switch_page(f"pages/{link.page}.py").run()
+    at.switch_page(f"../pages/{link.page}.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -386,7 +386,7 @@ def test_drill_downs_travel_in_the_url(loaded) -> None:
     at = start("symbols", symbol="SPY")  # a symbol chosen earlier must not win over a link
     at.query_params.clear()
     at.query_params.update(order="AK27GA0000DT", file="2", side="Sell", sort="shares")
-    at.switch_page("pages/messages.py").run()
+    at.switch_page("../pages/messages.py").run()
     assert count_line(at) == "All messages on the sell side of order AK27GA0000DT in file " \
                              "bad.pitch: **1**"
     follow(select_row(at, "message_rows", 0), "Order AK27GA0000DT lifecycle")

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from pitch import store
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "explorer" / "router.py")  # the pages' main script (app.py serves it)
 BATS = ROOT.parent / "shared" / "binary" / "bats_mcastpitch_realtime.pcap"
 PAGES = ["overview", "messages", "orders", "symbols", "ingest", "sql"]
 
@@ -47,7 +47,7 @@ def start(script: str, **query: str | list[str]) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     at.query_params.update(query)
-    at.switch_page(f"pages/{script}.py").run()
+    at.switch_page(f"../pages/{script}.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -388,8 +388,8 @@ def test_one_session_visits_the_pages_in_every_order(small_app) -> None:
         for c in names:
             b = next(x for x in names if x not in (a, c) and x != (walk[-1] if walk else None))
             walk += [b, c] if walk and walk[-1] == a else [a, b, c]
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "explorer" / "router.py"), default_timeout=30)
     at.run()
     for i, page in enumerate(walk):
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"../pages/{page}.py").run()
         assert not at.exception, f"{' -> '.join(walk[:i + 1])}: {at.exception[0].value}"

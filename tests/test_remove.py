@@ -187,9 +187,9 @@ def app(template, tmp_path, monkeypatch):
     monkeypatch.setenv("PITCH_INBOX", str(tmp_path / "inbox"))
     monkeypatch.setenv("PITCH_NO_WATCH", "1")
     monkeypatch.setenv("PITCH_NO_SAMPLE", "1")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "explorer" / "router.py"), default_timeout=30)
     at.run()
-    at.switch_page("pages/ingest.py").run()
+    at.switch_page("../pages/ingest.py").run()
     assert not at.exception, [e.value for e in at.exception]
     yield at
     st.cache_data.clear()

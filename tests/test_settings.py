@@ -102,7 +102,7 @@ def test_the_object_is_frozen_and_names_every_variable_the_code_reads() -> None:
         "PITCH_DB", "PITCH_INBOX", "PITCH_SQL_ROW_LIMIT", "PITCH_SQL_MAX_ROWS",
         "PITCH_SQL_EXPORT_ROWS", "PITCH_SQL_TIMEOUT", "PITCH_SQL_MAX_SECONDS",
         "PITCH_WATCH_POLLING", "PITCH_WATCH_STABLE_SECONDS", "PITCH_NO_SAMPLE", "PITCH_NO_WATCH",
-        "PITCH_THREADS", "PITCH_MEMORY_LIMIT"}
+        "PITCH_THREADS", "PITCH_MEMORY_LIMIT", "PITCH_API_TOKEN"}
 
 
 def test_every_pitch_variable_in_the_code_is_a_setting() -> None:
@@ -196,20 +196,20 @@ def app_env(tmp_path, monkeypatch):
 @pytest.mark.parametrize("page", [None, "sql"])
 def test_app_shows_a_bad_setting_in_an_error_box(app_env, page) -> None:
     app_env.setenv("PITCH_SQL_ROW_LIMIT", "0")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "explorer" / "router.py"), default_timeout=30)
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"../pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert [e.value for e in at.error] == [f"PITCH_SQL_ROW_LIMIT=0: {WHOLE}"]
 
 
 def test_sql_page_row_limit_is_never_below_1(app_env) -> None:
     app_env.setenv("PITCH_SQL_MAX_ROWS", "500")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "explorer" / "router.py"), default_timeout=30)
     at.run()
     at.query_params.update(rows="0", sql="SELECT 1 AS x")
-    at.switch_page("pages/sql.py").run()
+    at.switch_page("../pages/sql.py").run()
     assert not at.exception, [e.value for e in at.exception]
     rows = at.number_input(key="rows")
     assert (rows.min, rows.max, rows.value) == (1, 500, 500)  # default 10,000 capped by the max

@@ -68,10 +68,10 @@ def sql_page(tmp_path, monkeypatch):
     monkeypatch.setenv("PITCH_SQL_EXPORT_ROWS", "3")
 
     def open_with(sql: str, rows: int) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+        at = AppTest.from_file(str(ROOT / "explorer" / "router.py"), default_timeout=30)
         at.run()
         at.query_params.update(sql=sql, rows=str(rows))
-        at.switch_page("pages/sql.py").run()
+        at.switch_page("../pages/sql.py").run()
         assert not at.exception, [e.value for e in at.exception]
         return at
 

@@ -95,9 +95,9 @@ def upload(name: str, data: bytes, mime: str = "application/octet-stream"):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "explorer" / "router.py"), default_timeout=30)
     at.run()
-    at.switch_page("pages/ingest.py").run()
+    at.switch_page("../pages/ingest.py").run()
     at.file_uploader[0].set_value((name, data, mime)).run()
     assert not at.exception, at.exception
     from pitch import ui

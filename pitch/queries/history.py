@@ -30,13 +30,18 @@ def files(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """).df()
 
 
+#: The files as ``python -m pitch files`` lists them: oldest first, the new columns last.
+#: One read-only SELECT, so the command beside a running app can send it to /query.
+FILE_LIST_SQL = f"""
+    SELECT file_id, name, size, messages, rejects, status, source,
+           finished_at, round(seconds, 3) AS seconds, {_SEQUENCING}
+    FROM files f {_GAPS_PER_FILE} ORDER BY file_id
+"""
+
+
 def file_list(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The files as ``python -m pitch files`` lists them: oldest first, the new columns last."""
-    return conn.execute(f"""
-        SELECT file_id, name, size, messages, rejects, status, source,
-               finished_at, round(seconds, 3) AS seconds, {_SEQUENCING}
-        FROM files f {_GAPS_PER_FILE} ORDER BY file_id
-    """).df()
+    """The rows of :data:`FILE_LIST_SQL`."""
+    return conn.execute(FILE_LIST_SQL).df()
 
 
 def is_binary_file(conn: duckdb.DuckDBPyConnection, file_id: int) -> bool:
