@@ -19,10 +19,14 @@ state.setdefault("uploads", 0)  # bumped to empty the uploader after each batch
 
 # --- upload ----------------------------------------------------------------------------
 st.subheader("Upload")
+# No type= filter: the format is told by the content, whatever the name (PITCH text
+# often comes as .txt, .log or no extension at all).
 uploaded = st.file_uploader(
-    "Drop PITCH files here (plain text or .gz)", accept_multiple_files=True,
+    "Drop PITCH files here: text PITCH, or binary Multicast PITCH captures (.pcap, .pcapng, "
+    "raw Sequenced Units such as .dat or .bin), and .gz of each", accept_multiple_files=True,
     key=f"uploader_{state['uploads']}",
-    help=f"Up to {limit_mb:,} MB per file: server.maxUploadSize in .streamlit/config.toml")
+    help=f"The format is told from the content, not the name. Up to {limit_mb:,} MB per "
+         "file: server.maxUploadSize in .streamlit/config.toml")
 st.caption(f"Upload limit: **{limit_mb:,} MB per file** (`server.maxUploadSize` in "
            "`.streamlit/config.toml`). A file lands whole or not at all; a file already "
            "loaded adds nothing.")
@@ -129,6 +133,10 @@ else:
     ui.table(shown, key="files_table", labels={
         "seconds": "duration", "finished_at": "finished", "first_time": "first message",
         "last_time": "last message"})
+    if (files["format"] != "text").any():
+        st.caption("Binary captures: **gaps** are runs of sequence numbers never received "
+                   "(per unit), **duplicates** messages received again and dropped, **skipped "
+                   "frames** frames that were not a PITCH unit (not IPv4/UDP, or not valid).")
     remove_panel(files)
 
     with_rejects = files[files["rejects"] > 0]
@@ -148,7 +156,34 @@ else:
         with c2:
             ui.csv_button(f"CSV of all {n:,} rejects", lambda cur: queries.rejects_csv(cur, fid),
                           f"rejects-{fid}.csv", key="csv_rejects")
-        ui.table(ui.q(queries.rejects_page, fid, page=page), key="rejects_table")
+        # A binary file's reject is found by its packet (frame) and byte offset; its
+        # line_no only numbers the rejects.
+        binary = ui.q(queries.is_binary_file, fid)
+        ui.table(ui.q(queries.rejects_page, fid, page=page), key="rejects_table",
+                 labels={"line_no": "reject"} if binary else None)
+
+    with_gaps = files[files["gaps"] > 0]
+    st.subheader("Gaps")
+    if with_gaps.empty:
+        st.caption("No binary file has a sequence gap.")
+    else:
+        # Its own name: the rejects picker's format_func still reads ``labels`` later.
+        gap_labels = {int(i): f"{i}: {n} ({g:,} gaps, {m:,} messages missing)"
+                      for i, n, g, m in zip(with_gaps["file_id"], with_gaps["name"],
+                                            with_gaps["gaps"], with_gaps["missing_messages"])}
+        gid = st.selectbox("File", list(gap_labels), format_func=lambda i: gap_labels[i],
+                           key="gaps_file")
+        n = ui.q(queries.gap_count, gid)
+        pages = max(1, math.ceil(n / queries.PAGE_SIZE))
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        with c1:
+            page = st.pagination(pages, key="gaps_page")
+        with c2:
+            ui.csv_button(f"CSV of all {n:,} gaps", lambda cur: queries.gaps_csv(cur, gid),
+                          f"gaps-{gid}.csv", key="csv_gaps")
+        st.caption("Each row is a run of sequence numbers of one unit that never arrived: from "
+                   "the expected sequence up to (not including) the one received next.")
+        ui.table(ui.q(queries.gaps_page, gid, page=page), key="gaps_table")
 
 # --- sample and clearing ---------------------------------------------------------------
 def load_sample() -> None:

@@ -12,6 +12,7 @@ ui.data_page("Orders")
 
 files = q(queries.files)
 file_names = dict(zip(files["file_id"].astype(int), files["name"]))
+feeds = q(queries.file_feeds)  # which files are binary: how their ids are written and read
 all_symbols = q(queries.symbols)
 
 # Every filter lives in the URL (pitch.links): symbols, side, status, order, file.
@@ -24,11 +25,12 @@ with st.container(border=True):
     statuses = links.widget(c.pills, "status", links.some_of(ORDER_STATUSES), "Status",
                             list(ORDER_STATUSES), selection_mode="multi", on_change=ui.first_page)
     d, e = st.columns([1, 2])
-    order_text = links.order_box(d, ui.first_page)
     file_id = links.file_picker(e, files, ui.first_page)
+    scope = feeds.scope(file_id)  # the feeds in view: the file's, or every one loaded
+    order_text = links.order_box(d, ui.first_page, scope)
 
 try:
-    order_id = ids.parse_id(order_text) if order_text else None
+    order_id = ids.read_id(order_text, scope) if order_text else None
 except ValueError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -39,8 +41,9 @@ flt = OrderFilter(symbols=tuple(symbols), side=SIDE_CHOICES.get(side or ""),
 total = q(queries.order_count, flt)
 st.markdown(f"{flt.sentence()}: **{fmt.count(total)}**")
 if total == 0:
-    st.info("No order matches these filters. Check the order id (base 36, as in the file) "
-            "or remove a filter.", icon=":material/filter_alt_off:")
+    st.info("No order matches these filters. Check the order id (as in the file: base 36 for "
+            "text files, decimal for binary ones) or remove a filter.",
+            icon=":material/filter_alt_off:")
     st.stop()
 
 sort, desc, page, pages = ui.paging_bar(
@@ -50,7 +53,7 @@ sort, desc, page, pages = ui.paging_bar(
 frame = q(queries.orders_page, flt, sort=sort, desc=desc, page=page, total=total)
 st.caption(f"Page {page:,} of {pages:,}. Select an order to follow its lifecycle.")
 lifecycle_slot = st.container()  # above the table, so a selection shows where one looks
-event = ui.table(frame, key="order_rows", select=True, height="rows")
+event = ui.table(frame, key="order_rows", select=True, height="rows", feeds=feeds)
 
 row = ui.selected_row(event)
 if row is None and total == 1:
@@ -61,7 +64,8 @@ if row is None or row >= len(frame):
 order = frame.iloc[row]
 fid, line = int(order["file_id"]), int(order["line_no"])
 picked_id = int(order["order_id"])
-oid = ids.format_id(picked_id)
+binary = feeds.is_binary(fid)
+oid = ids.format_id(picked_id, binary)
 events = q(queries.order_lifecycle, fid, line)
 with lifecycle_slot.container(border=True):
     st.subheader(f"Order {oid}: {'buy' if order['side'] == 'B' else 'sell'} "
@@ -73,16 +77,23 @@ with lifecycle_slot.container(border=True):
     m[3].metric("Remaining", fmt.count(order["remaining_shares"]))
     # The add opens the order; its events are what happened after (as in the table).
     m[4].metric("Events", fmt.count(order["events"]))
-    st.caption(f"Added at {fmt.hms(order['first_time_ns'])} on line {line:,} of "
-               f"{file_names.get(fid, fid)}; last event at {fmt.hms(order['last_time_ns'])}.")
-    ui.table(events.drop(columns=["type"]), key="lifecycle")
+    where = f"message {line:,}" if binary else f"line {line:,}"
+    st.caption(f"Added {fmt.at_time(order['first_time_ns'])} on {where} of "
+               f"{file_names.get(fid, fid)}; last event {fmt.at_time(order['last_time_ns'])}.")
+    ui.table(events, key="lifecycle", feeds=feeds, hidden=("type",))
     st.plotly_chart(charts.lifecycle_chart(events), key="lifecycle_chart")
+    unknown = charts.unknown_times(events, "time_ns")
+    if unknown:
+        has, is_ = ("has", "is") if unknown == 1 else ("have", "are")
+        st.caption(f"{unknown} of its messages {has} an unknown time (before the unit's first "
+                   f"Time message) and {is_} not on the chart.")
     b1, b2, b3, _ = st.columns([1, 1, 1, 2])
     with b1:
         ui.csv_button("CSV of this lifecycle", lambda cur: export.to_csv(events),
                       f"order-{oid}.csv", key="csv_lifecycle")
     with b2:
-        ui.link("messages", links.of_order(picked_id, fid), "Its messages", ":material/list:")
+        ui.link("messages", links.of_order(picked_id, fid, binary), "Its messages",
+                ":material/list:")
     if order["symbol"]:
         with b3:
             ui.link("symbols", links.symbol(order["symbol"]), f"Symbol {order['symbol']}",

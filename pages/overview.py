@@ -16,6 +16,12 @@ if (files["source"] == "sample").all():
     st.info("You are looking at the committed sample. Load your own PITCH files on the "
             "**Ingest** page or drop them into the watched folder.", icon=":material/info:")
 
+# Sequence gaps in binary captures, as Wireshark's expert info would flag them.
+for gap in q(queries.gap_summary).itertuples():
+    st.warning(f"File {gap.name}: {fmt.count(gap.gaps)} {fmt.plural(gap.gaps, 'gap')}, "
+               f"{fmt.count(gap.missing)} {fmt.plural(gap.missing, 'message')} missing "
+               "(the Ingest page lists them).", icon=":material/warning:")
+
 totals = q(queries.totals)
 METRICS = [("Messages", "messages"), ("Files", "files"), ("Symbols", "symbols"),
            ("Orders", "orders"), ("Executed shares", "executed_shares"), ("Rejects", "rejects")]
@@ -23,8 +29,14 @@ for row in (METRICS[:3], METRICS[3:]):
     for col, (label, key) in zip(st.columns(3), row):
         col.metric(label, fmt.count(totals[key]), border=True)
 first, last = q(queries.time_bounds)
-st.caption(f"Messages from {fmt.hms(first)} to {fmt.hms(last)}. Click a bar or a row to see "
-           "those messages.")
+unknown = q(queries.unknown_times)
+unknown_words = (f"{fmt.count(unknown)} {fmt.plural(unknown, 'message')} of binary files "
+                 f"{'has' if unknown == 1 else 'have'} an unknown time (before their unit's "
+                 "first Time message)") if unknown else ""
+span_words = f"Messages from {fmt.hms(first)} to {fmt.hms(last)}" if first is not None else \
+    "No message has a known time"
+st.caption(f"{span_words}{'; ' + unknown_words if unknown else ''}. Click a bar or a row to "
+           "see those messages.")
 
 
 def open_messages(code: str) -> None:
@@ -62,3 +74,5 @@ if span // width > 5000:  # a bar per second over a whole day would not draw
     label, width = auto, queries.BUCKETS[auto]
 rate = q(queries.message_rate, width)
 st.plotly_chart(charts.rate_chart(rate, label), key="rate_chart")
+if unknown:
+    st.caption(f"Left out of this chart: {unknown_words}.")

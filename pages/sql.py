@@ -24,6 +24,10 @@ EXAMPLES = {
     "Files and their rejects": (
         "SELECT f.name, r.line_no, r.reason\nFROM rejects r JOIN files f USING (file_id)\n"
         "ORDER BY f.file_id, r.line_no"),
+    "Sequence gaps in binary captures": (
+        "SELECT f.name, g.unit, g.expected_sequence, g.received_sequence, g.missing\n"
+        "FROM gaps g JOIN files f USING (file_id)\nORDER BY f.file_id, g.unit, "
+        "g.expected_sequence"),
 }
 limits = settings.current()  # validated: the row limit is at least 1
 st.title("SQL")

@@ -62,6 +62,10 @@ else:
         st.warning(f"Showing the first {TRADE_POINTS:,} trades of {fmt.count(s['trades'])}; "
                    "the CSV has them all.", icon=":material/content_cut:")
     st.plotly_chart(charts.trades_chart(trades, symbol), key="trades_chart")
+    unknown = charts.unknown_times(trades, "time_ns")
+    if unknown:
+        st.caption(f"{unknown:,} {fmt.plural(unknown, 'trade')} with an unknown time (before "
+                   "the unit's first Time message) not drawn; the CSV has them.")
     ui.csv_button(f"CSV of all {fmt.count(s['trades'])} trades",
                   lambda cur: queries.symbol_trades_csv(cur, symbol),
                   f"trades-{symbol}.csv", key="csv_trades")
@@ -74,6 +78,10 @@ if adds.empty:
     st.info(f"No orders were added for {symbol}.", icon=":material/info:")
 else:
     st.plotly_chart(charts.adds_by_side_chart(adds, bucket), key="adds_chart")
+    unknown = charts.unknown_times(adds, "bucket_ns", "adds")
+    if unknown:
+        st.caption(f"{unknown:,} {fmt.plural(unknown, 'order')} added at an unknown time (before "
+                   "the unit's first Time message) not drawn.")
 
 st.subheader(f"{symbol}: orders")
 flt = OrderFilter(symbols=(symbol,))

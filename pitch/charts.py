@@ -1,7 +1,10 @@
 """Plotly figures for the pages, built from query frames (no I/O, no Streamlit).
 
 Times arrive as nanoseconds since midnight; plotly gets them as datetimes on
-1970-01-01 so its axis can show ``HH:MM:SS`` and hovers ``HH:MM:SS.mmm``.
+1970-01-01 so its axis can show ``HH:MM:SS`` and hovers ``HH:MM:SS.mmm``. A
+row whose time is unknown (a binary message before its unit's first Time
+message) has no place on a time axis: the charts leave it out, and
+:func:`unknown_times` says how many were left out so the page can say so.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from .filters import TYPE_NAMES
+from .filters import TYPE_NAMES, type_label
 
 TIME_TICKS = "%H:%M:%S"
 TIME_HOVER = "%H:%M:%S.%L"
@@ -26,7 +29,18 @@ TYPE_COLORS = {code: _PALETTE[i % len(_PALETTE)] for i, code in enumerate(TYPE_N
 
 def clock(ns: pd.Series) -> pd.Series:
     """Nanoseconds since midnight as datetimes on 1970-01-01 (for plotly's time axis)."""
-    return pd.to_datetime(pd.Series(ns, dtype="int64"), unit="ns")
+    return pd.to_datetime(pd.Series(ns, dtype="Int64"), unit="ns")
+
+
+def unknown_times(frame: pd.DataFrame, column: str, weight: str | None = None) -> int:
+    """How many rows (or, with ``weight``, how much of that column) have no time."""
+    unknown = frame[column].isna()
+    return int(frame.loc[unknown, weight].sum()) if weight else int(unknown.sum())
+
+
+def _known(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows that have a time: the ones a time axis can place."""
+    return frame[frame[column].notna()]
 
 
 def _layout(fig: go.Figure, x: str, y: str, title: str | None = None) -> go.Figure:
@@ -46,7 +60,7 @@ def _time_axis(fig: go.Figure, ns: pd.Series | None = None) -> None:
 def type_counts_bar(counts: pd.DataFrame) -> go.Figure:
     """Messages per type as horizontal bars, largest on top; customdata is the type code."""
     fig = go.Figure(go.Bar(
-        x=counts["count"], y=counts["message_type"], orientation="h",
+        x=counts["count"], y=[type_label(c) for c in counts["code"]], orientation="h",
         customdata=counts["code"],
         marker_color=[TYPE_COLORS.get(c, "#888") for c in counts["code"]],
         text=[f"{n:,}" for n in counts["count"]], textposition="auto",
@@ -60,12 +74,13 @@ def type_counts_bar(counts: pd.DataFrame) -> go.Figure:
 
 def rate_chart(rate: pd.DataFrame, bucket_label: str) -> go.Figure:
     """Messages per time bucket, stacked by type (frame of :func:`queries.message_rate`)."""
+    rate = _known(rate, "bucket_ns")
     fig = go.Figure()
     # Most frequent type first: at the bottom of each stack and first in the legend.
     order = rate.groupby("code")["count"].sum().sort_values(ascending=False).index
     for code in order:
         part = rate[rate["code"] == code]
-        name = TYPE_NAMES.get(code, code)
+        name = type_label(code)
         fig.add_trace(go.Bar(
             x=clock(part["bucket_ns"]), y=part["count"], name=name,
             marker_color=TYPE_COLORS.get(code, "#888"),
@@ -79,6 +94,7 @@ def rate_chart(rate: pd.DataFrame, bucket_label: str) -> go.Figure:
 
 def lifecycle_chart(events: pd.DataFrame) -> go.Figure:
     """Remaining shares of one order as a step line, one marker per event."""
+    events = _known(events, "time_ns")
     x = clock(events["time_ns"])
     fig = go.Figure(go.Scatter(
         x=x, y=events["remaining_shares"], mode="lines", line_shape="hv",
@@ -102,6 +118,7 @@ def lifecycle_chart(events: pd.DataFrame) -> go.Figure:
 
 def trades_chart(trades: pd.DataFrame, symbol: str) -> go.Figure:
     """A symbol's trades (marker area by shares) and its running VWAP."""
+    trades = _known(trades, "time_ns")
     x = clock(trades["time_ns"])
     shares = trades["shares"].astype(float)
     biggest = float(shares.max()) if len(shares) else 1.0
@@ -123,6 +140,7 @@ def trades_chart(trades: pd.DataFrame, symbol: str) -> go.Figure:
 
 def adds_by_side_chart(adds: pd.DataFrame, bucket_label: str) -> go.Figure:
     """Orders added per time bucket, buy and sell side by side."""
+    adds = _known(adds, "bucket_ns")
     fig = go.Figure()
     for side in ("B", "S"):
         part = adds[adds["side"] == side]

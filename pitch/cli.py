@@ -107,11 +107,10 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_files(args: argparse.Namespace) -> int:
+    # Binary PITCH's columns (format, gaps, missing_messages, duplicates,
+    # skipped_packets) come after the older ones, so scripts reading those keep working.
     with _connect(args) as conn:
-        frame = conn.execute("""
-            SELECT file_id, name, size, messages, rejects, status, source,
-                   finished_at, round(seconds, 3) AS seconds
-            FROM files ORDER BY file_id""").df()
+        frame = queries.file_list(conn)
     return _show(args, frame)
 
 
@@ -241,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help=f"seconds before the query is stopped (default {settings.sql_timeout():g}, "
                         f"$PITCH_SQL_TIMEOUT)")
-    command("files", cmd_files, "the ingested files", shown)
+    command("files", cmd_files, "the ingested files, with each one's format, sequence gaps, "
+                                "duplicates and skipped frames (binary captures)", shown)
     p = command("rejects", cmd_rejects, "rejected lines with their reasons", shown)
     p.add_argument("--file", type=int, default=None, metavar="ID", help="only this file_id")
     p.add_argument("--limit", type=_non_negative, default=1000, help="rows at most (default 1000)")

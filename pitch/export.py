@@ -2,8 +2,10 @@
 
 Raw typed values stay (so a spreadsheet or another program can compute with
 them) and readable ones join them: each time column gains an ``HH:MM:SS.mmm``
-column beside it, ids are written by :func:`pitch.ids.format_ids`, prices with
-exactly 4 decimals and no thousands separators, a reject's raw bytes as text.
+column beside it ("unknown" where the time is; the nanoseconds stay empty),
+ids are written by :func:`pitch.ids.format_ids` in each row's feed's form,
+prices with exactly 4 decimals and no thousands separators, a reject's raw
+bytes as text.
 """
 
 from __future__ import annotations
@@ -18,29 +20,32 @@ import pyarrow.csv as pa_csv
 
 from . import fmt
 from .arrowtext import ZERO, by_value, fixed_width, ints, is_number_array, missing
-from .ids import format_ids
+from .ids import ALL_TEXT, FileFeeds, binary_rows, format_ids
 
 
-def export_table(data: pd.DataFrame | pa.Table) -> pa.Table:
+def export_table(data: pd.DataFrame | pa.Table, feeds: FileFeeds = ALL_TEXT) -> pa.Table:
     """A table for CSV: raw typed values plus readable ones.
 
     Each time column keeps its nanoseconds and gains an ``HH:MM:SS.mmm``
-    column beside it; ids are written by :func:`format_ids`; prices are written
-    with exactly 4 decimals, without thousands separators; a reject's raw
-    bytes become text. Columns are converted whole, so a million rows take
-    about a second, not ten.
+    column beside it ("unknown" where the time is missing); ids are written
+    by :func:`format_ids`, decimal for the rows of binary files (by their type
+    code, else their file in ``feeds``) and base 36 for text; prices are
+    written with exactly 4 decimals, without thousands separators; a reject's
+    raw bytes become text. Columns are converted whole, so a million rows
+    take about a second, not ten.
     """
     table = data if isinstance(data, pa.Table) else _arrow(data)
     names: list[str] = []
     arrays: list[pa.Array] = []
+    binary = table_binary_rows(table, feeds)
     for name, column in zip(table.column_names, table.columns):
         arr = column.combine_chunks()
-        if name in fmt.TIME_COLUMNS or name.endswith("_time_ns"):
+        if fmt.is_time_column(name):
             names += [name, fmt.display_name(name)]
-            arrays += [arr, hms_array(arr)]
+            arrays += [arr, pc.fill_null(hms_array(arr), fmt.UNKNOWN_TIME)]
             continue
         if name in fmt.ID_COLUMNS:
-            arr = format_ids(arr)
+            arr = format_ids(arr, binary)
         elif name in fmt.PRICE_COLUMNS:
             arr = price_array(arr)
         elif name == "raw":
@@ -48,6 +53,13 @@ def export_table(data: pd.DataFrame | pa.Table) -> pa.Table:
         names.append(name)
         arrays.append(arr)
     return pa.table(arrays, names=names)
+
+
+def table_binary_rows(table: pa.Table, feeds: FileFeeds) -> np.ndarray:
+    """:func:`pitch.ids.binary_rows` of an Arrow table: by its ``type``, else its ``file_id``."""
+    def column(name: str) -> pa.Array | None:
+        return table.column(name).combine_chunks() if name in table.column_names else None
+    return binary_rows(table.num_rows, feeds, types=column("type"), file_ids=column("file_id"))
 
 
 def _csv_field(text: str) -> str:
@@ -82,9 +94,9 @@ def csv_bytes(table: pa.Table, header: bool = True) -> bytes:
     raise AssertionError("unreachable: 'needed' quoting accepts every value")
 
 
-def to_csv(df: pd.DataFrame | pa.Table) -> bytes:
+def to_csv(df: pd.DataFrame | pa.Table, feeds: FileFeeds = ALL_TEXT) -> bytes:
     """UTF-8 CSV bytes of :func:`export_table`, with a header line."""
-    return csv_bytes(export_table(df))
+    return csv_bytes(export_table(df, feeds))
 
 
 def hms_array(arr: pa.Array) -> pa.Array:

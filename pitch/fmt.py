@@ -1,7 +1,9 @@
 """How values look on screen, in one place.
 
-Times are ``HH:MM:SS.mmm`` (nanoseconds since midnight in the database), ids
-as in the file (:mod:`pitch.ids`), prices with 4 decimals and counts with
+Times are ``HH:MM:SS.mmm`` (nanoseconds since midnight in the database), or
+"unknown" where the database has none (a binary message before its unit's
+first Time message); ids as in the file (:mod:`pitch.ids`: base 36 for text
+files, decimal for binary ones), prices with 4 decimals and counts with
 thousands separators. :func:`display_frame` readies a query frame for a table:
 numbers stay numbers, so the table sorts them as numbers. The CSV export is
 :mod:`pitch.export`. Pure functions: no Streamlit here, so the conventions have
@@ -19,10 +21,12 @@ import pandas as pd
 import pyarrow as pa
 
 from .arrowtext import missing
-from .ids import format_id, format_ids
+from .ids import ALL_TEXT, FileFeeds, binary_rows, format_id, format_ids
 
 NS_PER_MS = 1_000_000
 NS_PER_DAY = 86_400 * 1_000_000_000
+#: What a missing time reads, on screen and in a CSV's readable time column.
+UNKNOWN_TIME = "unknown"
 
 #: Columns holding nanoseconds since midnight.
 TIME_COLUMNS = ("time_ns", "first_time_ns", "last_time_ns")
@@ -43,6 +47,21 @@ def hms(ns: int | None) -> str:
     m, s = divmod(s, 60)
     h, m = divmod(m, 60)
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def shown_time(ns: int | None) -> str:
+    """:func:`hms`, or "unknown" for a missing time (a time column is never just empty)."""
+    return UNKNOWN_TIME if missing(ns) else hms(ns)
+
+
+def at_time(ns: int | None) -> str:
+    """``at HH:MM:SS.mmm`` for a sentence, or ``at an unknown time``."""
+    return "at an unknown time" if missing(ns) else f"at {hms(ns)}"
+
+
+def is_time_column(column: str) -> bool:
+    """True for columns of nanoseconds since midnight (``time_ns``, ``first_time_ns``, ...)."""
+    return column in TIME_COLUMNS or column.endswith("_time_ns")
 
 
 def parse_hms(text: str) -> int:
@@ -129,7 +148,7 @@ def column_kind(column: str, values: pd.Series) -> str:
     show exactly as a number, so it is shown as text.
     """
     numeric = is_numeric(values)
-    if (column in TIME_COLUMNS or column.endswith("_time_ns")) and numeric:
+    if is_time_column(column) and (numeric or values.isna().all()):
         return "time"
     if column in ID_COLUMNS and numeric:
         return "id"
@@ -151,32 +170,46 @@ def _decimal_like(v: Any) -> bool:
     return missing(v) or isinstance(v, (Decimal, int, float, np.integer, np.floating))
 
 
-def display_frame(df: pd.DataFrame) -> pd.DataFrame:
+def display_frame(df: pd.DataFrame, feeds: FileFeeds = ALL_TEXT) -> pd.DataFrame:
     """A copy for st.dataframe: numbers as numbers, ids and times as the text of the file.
 
     Integers become ``Int64`` and floats and prices ``Float64`` (missing values
     stay missing), so a table sorts them as numbers; their look (thousands
     separators, 4 decimals for prices) comes from ``ui.column_config``. Times
-    become ``HH:MM:SS.mmm`` and lose their ``_ns`` suffix, ids go through
-    :func:`format_ids`, booleans read yes/no, and other values are text with
-    missing ones empty.
+    become ``HH:MM:SS.mmm`` ("unknown" when missing) and lose their ``_ns``
+    suffix, ids go through :func:`format_ids` in the form of each row's feed
+    (its type code, else its file in ``feeds``), booleans read yes/no, and
+    other values are text with missing ones empty.
     """
     out = pd.DataFrame(index=df.index)
+    binary = frame_binary_rows(df, feeds)
     for col in df.columns:
-        out[col] = _shown(column_kind(col, df[col]), col, df[col])
+        out[col] = _shown(column_kind(col, df[col]), col, df[col], binary)
     return out.rename(columns=_display_names(out.columns))
 
 
-def _shown(kind: str, column: str, values: pd.Series) -> pd.Series:
+def frame_binary_rows(df: pd.DataFrame, feeds: FileFeeds) -> np.ndarray:
+    """:func:`pitch.ids.binary_rows` of a frame: by its ``type`` column, else ``file_id``."""
+    def column(name: str) -> pa.Array | None:
+        return pa.array(df[name], from_pandas=True) if name in df.columns else None
+    return binary_rows(len(df), feeds, types=column("type"), file_ids=column("file_id"))
+
+
+def _shown(kind: str, column: str, values: pd.Series, binary: np.ndarray) -> pd.Series:
     if kind in ("int", "price", "float"):
         number_type = "Int64" if kind == "int" else "Float64"
         return pd.to_numeric(values, errors="coerce").astype(number_type)
     if kind == "id":  # through the one function that decides how ids are written
-        texts = format_ids(pa.array(values, from_pandas=True)).to_pylist()
+        texts = format_ids(pa.array(values, from_pandas=True), binary).to_pylist()
         return pd.Series([t or "" for t in texts], index=values.index, dtype=object)
+    if kind == "time":
+        return values.map(shown_time).astype(object)
     if kind == "wide_int":
         return values.map(count)
-    return values.map(lambda v: value(column, v))
+    # Object columns (a SQL answer's ids with nulls arrive as Python ints) value by value,
+    # each id still in its row's form.
+    return pd.Series([value(column, v, bool(b)) for v, b in zip(values, binary)],
+                     index=values.index, dtype=object)
 
 
 def is_numeric(values: pd.Series) -> bool:
@@ -204,14 +237,14 @@ def _display_names(columns: pd.Index) -> dict[str, str]:
     return {c: display_name(c) for c in columns if display_name(c) != c}
 
 
-def value(column: str, v: Any) -> str:
-    """One value as shown on screen, chosen by its column's kind."""
+def value(column: str, v: Any, binary: bool = False) -> str:
+    """One value as shown on screen, chosen by its column's kind (ids in the ``binary`` form)."""
+    if is_time_column(column):
+        return shown_time(v)
     if missing(v):
         return ""
-    if column in TIME_COLUMNS or column.endswith("_time_ns"):
-        return hms(v)
     if column in ID_COLUMNS:
-        return format_id(v)
+        return format_id(v, binary)
     if column in PRICE_COLUMNS:
         return price(v)
     if column == "raw":
@@ -225,10 +258,23 @@ def value(column: str, v: Any) -> str:
     return str(v)
 
 
-def describe(record: dict[str, Any]) -> pd.DataFrame:
-    """A record as a two-column [field, value] frame of display strings."""
-    return pd.DataFrame({"field": [k.replace("_ns", "").replace("_", " ") for k in record],
-                         "value": [value(k, v) for k, v in record.items()]})
+def describe(record: dict[str, Any], binary: bool | None = None) -> pd.DataFrame:
+    """A record as a two-column [field, value] frame of display strings.
+
+    Ids take the form of the record's feed: ``binary``, or when None its type
+    code (binary codes start with ``0x``).
+    """
+    if binary is None:
+        binary = str(record.get("type", "")).startswith("0x")
+    return pd.DataFrame({"field": [_field(k) for k in record],
+                         "value": [value(k, v, binary) for k, v in record.items()]})
+
+
+def _field(column: str) -> str:
+    # A time of day loses its unit (it reads 09:30:00.000); a duration keeps it.
+    if column.endswith("_ns"):
+        column = column[:-len("_ns")] + ("" if is_time_column(column) else " (ns)")
+    return column.replace("_", " ")
 
 
 def __getattr__(name: str) -> Any:

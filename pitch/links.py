@@ -15,7 +15,8 @@ key onto the next page (a symbol filter on Orders hid the executions of "Its
 messages"). Pages whose keys are their own (Symbols, Overview) stay bound.
 
 Message types travel as codes (``type=A&type=E``), order ids as people read
-them (``order=AK27GA0000DT``), files by id (``file=2``).
+them in their file (``order=AK27GA0000DT`` for a text file, ``order=123`` for a
+binary one), files by id (``file=2``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from . import ids
-from .filters import TYPE_NAMES
+from .filters import TYPE_NAMES, type_label
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def type_picker(container: Any, on_change: Callable[[], None] | None = None) -> 
     """
     unknown = [c for c in st.query_params.get_all(TYPE) if c not in TYPE_NAMES]
     chosen = widget(container.multiselect, TYPE, some_of(TYPE_NAMES), "Message types",
-                    list(TYPE_NAMES), format_func=TYPE_NAMES.__getitem__, on_change=on_change,
+                    list(TYPE_NAMES), format_func=type_label, on_change=on_change,
                     placeholder="All types")
     if unknown:
         container.warning(f"No message type has the code {', '.join(map(repr, unknown))}: "
@@ -113,10 +114,19 @@ def type_picker(container: Any, on_change: Callable[[], None] | None = None) -> 
     return tuple(chosen)
 
 
-def order_box(container: Any, on_change: Callable[[], None] | None = None) -> str:
-    """The order id as typed (``order``)."""
+#: An example id of each feed, for the order box's placeholder.
+_EXAMPLE_IDS = {ids.TEXT: "1K27GA00000X", ids.BINARY: "2265901215303825392"}
+
+
+def order_box(container: Any, on_change: Callable[[], None] | None = None,
+              scope: tuple[str, ...] = (ids.TEXT,)) -> str:
+    """The order id as typed (``order``); ``scope`` is the feeds in view (FileFeeds.scope)."""
+    example = " or ".join(_EXAMPLE_IDS[f] for f in scope)
     return widget(container.text_input, ORDER, TEXT, "Order id", on_change=on_change,
-                  placeholder="e.g. 1K27GA00000X", help="Base 36, as in the file")
+                  placeholder=f"e.g. {example}",
+                  help="As in the file: base 36 for text PITCH, decimal for binary PITCH (as "
+                       "Cboe and Wireshark write them). With no file chosen, an id that reads "
+                       "both ways matches either.")
 
 
 def file_label(file_id: int, name: str) -> str:
@@ -156,13 +166,14 @@ def messages_of_type(code: str) -> dict[str, list[str]]:
     return {TYPE: [code]}
 
 
-def of_order(order_id: int, file_id: int) -> dict[str, str]:
+def of_order(order_id: int, file_id: int, binary: bool = False) -> dict[str, str]:
     """One order id in one file (ids are reused across files), for Messages or Orders.
 
-    On Messages: every message of that order; on Orders: that order, opened
-    when it is the only match.
+    The id is written as its file writes it (``binary``: decimal). On Messages:
+    every message of that order; on Orders: that order, opened when it is the
+    only match.
     """
-    return {ORDER: ids.format_id(order_id), FILE: str(file_id)}
+    return {ORDER: ids.format_id(order_id, binary), FILE: str(file_id)}
 
 
 def symbol(name: str) -> dict[str, str]:

@@ -11,7 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import settings
+import duckdb
+
+from . import queries, settings
 from .cli import _files_in, write_frame
 from .errors import PitchError
 from .names import safe_name
@@ -44,9 +46,19 @@ def _query(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+#: Files a listing through /query may hold (the API's QUERY_MAX_ROWS).
+_MAX_FILES = 1_000_000
+
+
 def _files(client: Client, args: argparse.Namespace) -> int:
-    frame = client.frame("/files")[["file_id", "name", "size", "messages", "rejects", "status",
-                                    "source", "finished_at", "seconds"]]
+    # The local command's own SQL (its columns include binary PITCH's format, gaps,
+    # duplicates and skipped frames, which /files does not serve), through the API's
+    # read-only /query; every row, or an error rather than a cut listing.
+    table, headers = client.table("/query", sql=queries.FILE_LIST_SQL, row_limit=_MAX_FILES)
+    if headers.get("X-Pitch-Truncated") == "true":
+        raise PitchError(f"more than {_MAX_FILES:,} files: stop the app to list them all")
+    with duckdb.connect() as scratch:  # converted as the local command's .df() converts
+        frame = scratch.from_arrow(table).df()
     write_frame(frame, args.format, sys.stdout)
     return 0
 

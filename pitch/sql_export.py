@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import duckdb
 
 from . import export, fmt, settings
+from .queries import file_feeds
 from .sandbox import QueryResult, run_query
 
 
@@ -51,5 +52,10 @@ def csv_offer(result: QueryResult, cap: int | None = None) -> CsvOffer:
 
 
 def query_csv(conn: duckdb.DuckDBPyConnection, sql: str, row_cap: int, timeout: float) -> bytes:
-    """CSV bytes (header first) of at most ``row_cap`` rows of one sandboxed query."""
-    return export.to_csv(run_query(conn, sql, row_limit=row_cap, timeout=timeout).frame)
+    """CSV bytes (header first) of at most ``row_cap`` rows of one sandboxed query.
+
+    Ids take their file's form where a row shows it (a ``type`` or ``file_id``
+    column), as on the page.
+    """
+    frame = run_query(conn, sql, row_limit=row_cap, timeout=timeout).frame
+    return export.to_csv(frame, file_feeds(conn))

@@ -1,7 +1,7 @@
 """The furniture of the pages: tables, paging, the page top and the sidebar.
 
 Pages show query frames through :func:`table` (numbers stay numbers, ids and
-times read as in the file), page through them with :func:`paging_bar`, and
+times read as in the file: base 36 for text files, decimal for binary), page through them with :func:`paging_bar`, and
 offer every matching row as CSV with :func:`csv_button`; :func:`go` follows a
 drill-down link. The connection and cached answers are in :mod:`pitch.runtime`,
 a page's URL and the links' targets in :mod:`pitch.links`.
@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from . import fmt, links, queries, runtime, settings, store
+from .ids import ALL_TEXT, FileFeeds
 # Moved to pitch.runtime; re-exported for app.py, pages/ingest.py and pages/sql.py
 # (owned elsewhere) until they import pitch.runtime themselves.
 from .runtime import (connection, load_sample, load_sample_if_empty, q, refresh,  # noqa: F401
@@ -34,7 +35,9 @@ SQL_EXPORT_ROWS = 1_000_000
 LABELS = {"file_id": "file", "line_no": "line", "message_type": "message type",
           "order_id": "order id", "execution_id": "execution id", "executed_shares": "executed",
           "cancelled_shares": "cancelled", "remaining_shares": "remaining",
-          "first_time": "added", "last_time": "last event", "byte_offset": "byte offset"}
+          "first_time": "added", "last_time": "last event", "byte_offset": "byte offset",
+          "missing_messages": "missing messages", "skipped_packets": "skipped frames",
+          "expected_sequence": "expected sequence", "received_sequence": "received sequence"}
 
 
 # --- tables ----------------------------------------------------------------------------
@@ -76,18 +79,27 @@ def unique_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def table(df: pd.DataFrame, *, key: str | None = None, select: bool = False,
-          height: int | str = "auto", labels: dict[str, str] | None = None) -> Any:
+          height: int | str = "auto", labels: dict[str, str] | None = None,
+          feeds: FileFeeds | None = None, hidden: tuple[str, ...] = ()) -> Any:
     """Show a query frame with the display conventions; returns the selection event.
 
     ``height="rows"`` shows every row without inner scrolling; ``labels``
     overrides column headings (keys are the displayed names, e.g. ``first_time``).
+    Ids take each row's feed's form: by its type code, else its file in
+    ``feeds`` (the loaded files' when not given). ``hidden`` columns still
+    decide that (a ``type`` column) but are not shown.
     """
-    shown = fmt.display_frame(df)
+    if feeds is None:
+        has_ids = any(c in fmt.ID_COLUMNS for c in df.columns)
+        feeds = runtime.q(queries.file_feeds) if has_ids else ALL_TEXT
+    names = [fmt.display_name(c) for c in hidden]
+    shown = fmt.display_frame(df, feeds).drop(columns=names)
     if height == "rows":  # every row, no inner scrolling (a 50-row page reads as a page)
         height = 38 + 35 * max(len(shown), 1)
     # placeholder="": a missing number (no price on a cancel) is an empty cell, not "None".
-    kwargs: dict[str, Any] = dict(hide_index=True, column_config=column_config(df, labels),
-                                  width="stretch", height=height, placeholder="")
+    kwargs: dict[str, Any] = dict(hide_index=True, width="stretch", height=height,
+                                  column_config=column_config(df.drop(columns=list(hidden)),
+                                                              labels), placeholder="")
     if select:
         kwargs.update(key=key, on_select="rerun", selection_mode="single-row")
     elif key:

@@ -4,7 +4,8 @@ Starts the app on a free local port with a temporary database, uploads the
 real sample through the page, checks the counts, visits every page, downloads
 the Messages CSV and checks its rows, and saves a screenshot of each page
 under test-output/screenshots/ (the README's pictures come from there). Then
-opens views by URL and follows a drill-down link.
+opens views by URL and follows a drill-down link. Last, uploads a binary
+Multicast PITCH capture and checks its types, decimal ids and CSV.
 """
 
 from __future__ import annotations
@@ -159,3 +160,53 @@ def test_links_and_urls_carry_the_view(page, server) -> None:
     pg.go_back()  # the browser's history holds views too
     settle(pg, expect="Order AK27GA0000DT: sell 100 SH @ 61.9200")
     assert urlsplit(pg.url).path.endswith("/orders"), pg.url
+
+
+BATS = ROOT.parent / "shared" / "binary" / "bats_mcastpitch_realtime.pcap"
+BATS_TYPES = {"Time": 19, "Add Order Long": 4, "Add Order Short": 3, "Order Executed": 3,
+              "Reduce Size Short": 2, "Modify Order Long": 1, "Modify Order Short": 1,
+              "Delete Order": 4, "Trade Long": 2, "Trade Short": 1}
+
+
+def test_a_binary_capture_uploads_and_shows(page, server, tmp_path) -> None:
+    """Cboe's own capture (40 messages of unit 1) through the uploader: its type names on
+    Overview, its messages with their frame numbers and decimal ids, its CSV. (Runs last:
+    the pages above count the text file alone.)"""
+    from pitch import ingest, store
+
+    conn = store.connect(tmp_path / "expected.duckdb")  # what the page must show, read here
+    ingest.ingest_path(conn, BATS)
+    adds = conn.execute("SELECT order_id FROM messages WHERE type = '0x21' ORDER BY line_no"
+                        ).fetchall()
+    conn.close()
+    order_id = adds[0][0]
+    assert order_id >= 36 ** 2  # its decimal and base-36 forms differ
+
+    pg = page
+    go(pg, "Ingest")
+    pg.locator('input[type="file"]').first.set_input_files(str(BATS))
+    settle(pg, expect="bats_mcastpitch_realtime.pcap: 40 messages, 0 rejects")
+    assert "pcap" in grid_text(pg)
+
+    go(pg, "Overview")
+    cells = grid_text(pg)
+    for name, n in BATS_TYPES.items():
+        assert re.search(rf"{re.escape(name)} \| 0x[0-9A-F]{{2}} \| {n}\b", cells), (name, cells)
+
+    pg.goto(f"{server}/messages?file=2&sort=file%2C+line")
+    settle(pg, expect="All messages in file bats_mcastpitch_realtime.pcap: 40")
+    html = pg.content() + grid_text(pg)
+    for name in BATS_TYPES:
+        assert name in html, name
+    assert str(order_id) in grid_text(pg)  # decimal, as Wireshark shows it
+    shot(pg, "7-binary-messages")
+    with pg.expect_download() as info:
+        pg.get_by_role("button", name=re.compile("CSV", re.I)).first.click()
+    path = tmp_path / "binary.csv"
+    info.value.save_as(path)
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 40
+    assert Counter(r["message_type"] for r in rows) == BATS_TYPES
+    assert rows[0]["packet"] and rows[0]["unit"] == "1"
+    assert next(r["order_id"] for r in rows if r["type"] == "0x21") == str(order_id)

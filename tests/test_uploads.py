@@ -8,6 +8,7 @@
 - A file's name can carry path separators, control characters and 255 bytes:
   neither the stored name nor the watcher's processed/, failed/ and
   .error.txt files may keep them, and an odd name must not strand a file.
+- Binary captures land whatever their extension: tests/test_binary_uploads.py.
 - .streamlit/config.toml binds to 127.0.0.1, keeps XSRF protection on and
   sends no usage statistics.
 

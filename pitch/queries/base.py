@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from .. import export
 from ..filters import TYPE_NAMES
+from ..ids import FileFeeds
 
 #: Rows per page of the Messages and Orders tables (and of a file's rejects).
 PAGE_SIZE = 50
@@ -78,17 +79,28 @@ def data_version(conn: duckdb.DuckDBPyConnection) -> tuple:
         "SELECT count(*), max(file_id), sum(messages), sum(rejects) FROM files").fetchone())
 
 
-def stream_csv(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None,
+def file_feeds(conn: duckdb.DuckDBPyConnection) -> FileFeeds:
+    """Which files are binary and which text (``files.format``): how their ids are written."""
+    rows = conn.execute("SELECT file_id, coalesce(format, 'text') = 'text' FROM files").fetchall()
+    return FileFeeds(binary=frozenset(i for i, text in rows if not text),
+                     text=frozenset(i for i, text in rows if text))
+
+
+def stream_csv(conn: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None,
                batch_rows: int = 100_000) -> bytes:
-    """CSV bytes of a whole query, batch by batch (Arrow from DuckDB, export.export_table)."""
+    """CSV bytes of a whole query, batch by batch (Arrow from DuckDB, export.export_table).
+
+    Ids are written in the form of each row's file (see :func:`file_feeds`).
+    """
+    feeds = file_feeds(conn)
     reader = conn.sql(sql, params=params or []).to_arrow_reader(batch_rows)
     parts: list[bytes] = []
     for batch in reader:
-        table = _named_types(export.export_table(pa.Table.from_batches([batch])))
+        table = _named_types(export.export_table(pa.Table.from_batches([batch]), feeds))
         parts.append(export.csv_bytes(table, header=not parts))
     if not parts:  # no rows: still the header line
         parts.append(export.csv_bytes(_named_types(export.export_table(
-            reader.schema.empty_table()))))
+            reader.schema.empty_table(), feeds))))
     return b"".join(parts)
 
 
@@ -104,9 +116,14 @@ def _named_types(table: pa.Table) -> pa.Table:
 
 
 def time_bounds(conn: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
-    """First and last message time over all files (from ``files``: no scan)."""
+    """First and last known message time over all files (from ``files``: no scan)."""
     return tuple(conn.execute(  # type: ignore[return-value]
         "SELECT min(first_time_ns), max(last_time_ns) FROM files").fetchone())
+
+
+def unknown_times(conn: duckdb.DuckDBPyConnection) -> int:
+    """How many messages have no time (binary ones before their unit's first Time message)."""
+    return int(conn.execute("SELECT count(*) FROM messages WHERE time_ns IS NULL").fetchone()[0])
 
 
 def symbols(conn: duckdb.DuckDBPyConnection) -> list[str]:

@@ -12,6 +12,9 @@ from .base import PAGE_SIZE, _order_by, _page, _with_type_names, stream_csv
 #: Columns the Messages table shows (the export has every column).
 MESSAGE_COLUMNS = ("file_id", "line_no", "time_ns", "type", "symbol", "order_id", "side",
                    "shares", "price", "execution_id")
+#: Where a binary message was on the wire: its frame (as Wireshark numbers them), its
+#: unit and its sequence number; shown after the line when binary files are in view.
+SEQUENCING_COLUMNS = ("packet", "unit", "sequence")
 #: Sort keys a person may choose, by label; only these reach ORDER BY.
 MESSAGE_SORTS: dict[str, str] = {
     "time": "time_ns", "type": "type", "symbol": "symbol", "order id": "order_id",
@@ -27,13 +30,16 @@ def message_count(conn: duckdb.DuckDBPyConnection, flt: MessageFilter) -> int:
 
 def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",
                   desc: bool = False, page: int = 1, page_size: int = PAGE_SIZE,
-                  total: int | None = None) -> pd.DataFrame:
+                  total: int | None = None, sequencing: bool = False) -> pd.DataFrame:
     """One page of matching messages (1-based ``page``), with type names.
 
     Pass ``total`` (from :func:`message_count`) to make pages near the end cheap.
+    ``sequencing`` adds :data:`SEQUENCING_COLUMNS` after ``line_no`` (empty for text).
     """
     where, params, _ = flt.where()
-    return _with_type_names(_page(conn, "messages", MESSAGE_COLUMNS, MESSAGE_SORTS, where,
+    columns = MESSAGE_COLUMNS[:2] + SEQUENCING_COLUMNS + MESSAGE_COLUMNS[2:] if sequencing \
+        else MESSAGE_COLUMNS
+    return _with_type_names(_page(conn, "messages", columns, MESSAGE_SORTS, where,
                                   params, sort, desc, page, page_size, total))
 
 
@@ -46,7 +52,10 @@ def messages_csv(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: s
 
 
 def message_detail(conn: duckdb.DuckDBPyConnection, file_id: int, line_no: int) -> dict:
-    """Every non-empty field of one message, plus its file's name."""
+    """Every non-empty field of one message, plus its file's name.
+
+    The time is always there, None when unknown (so the panel can say so).
+    """
     df = conn.execute("""
         SELECT f.name AS file, m.* FROM messages m JOIN files f USING (file_id)
         WHERE m.file_id = ? AND m.line_no = ?
@@ -54,4 +63,4 @@ def message_detail(conn: duckdb.DuckDBPyConnection, file_id: int, line_no: int) 
     if df.empty:
         return {}
     row = _with_type_names(df).iloc[0].to_dict()
-    return {k: v for k, v in row.items() if not missing(v)}
+    return {k: v for k, v in row.items() if k == "time_ns" or not missing(v)}

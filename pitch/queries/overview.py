@@ -39,10 +39,13 @@ def pick_bucket(span_ns: int, max_buckets: int = 600) -> str:
 
 
 def message_rate(conn: duckdb.DuckDBPyConnection, bucket_ns: int) -> pd.DataFrame:
-    """Messages per time bucket and type: [bucket_ns, code, message_type, count]."""
+    """Messages per time bucket and type: [bucket_ns, code, message_type, count].
+
+    Messages whose time is unknown are left out (:func:`unknown_times` counts them).
+    """
     df = conn.execute("""
         SELECT time_ns // $b * $b AS bucket_ns, type AS code, count(*) AS count
-        FROM messages GROUP BY ALL ORDER BY bucket_ns, code
+        FROM messages WHERE time_ns IS NOT NULL GROUP BY ALL ORDER BY bucket_ns, code
     """, {"b": bucket_ns}).df()
     df.insert(2, "message_type", df["code"].map(lambda c: TYPE_NAMES.get(c, c)))
     return df
