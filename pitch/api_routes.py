@@ -119,7 +119,8 @@ def messages(request: Request, flt: MessageFilter = Depends(message_filter),
         total = queries.message_count(cur, flt)
         frame = queries.messages_page(cur, flt, sort=sort, desc=desc, page=paged.page,
                                       page_size=paged.per_page, total=total)
-    return tables.page(frame, total, paged.page, paged.per_page, filter=flt.sentence())
+        feeds = queries.file_feeds(cur)
+    return tables.page(frame, total, paged.page, paged.per_page, feeds, filter=flt.sentence())
 
 
 @router.get("/orders", tags=["orders"])
@@ -134,7 +135,8 @@ def orders(request: Request, flt: OrderFilter = Depends(order_filter),
         total = queries.order_count(cur, flt)
         frame = queries.orders_page(cur, flt, sort=sort, desc=desc, page=paged.page,
                                     page_size=paged.per_page, total=total)
-    return tables.page(frame, total, paged.page, paged.per_page, filter=flt.sentence())
+        feeds = queries.file_feeds(cur)
+    return tables.page(frame, total, paged.page, paged.per_page, feeds, filter=flt.sentence())
 
 
 @router.get("/orders/{order_id}", tags=["orders"])
@@ -152,15 +154,16 @@ def order(request: Request, order_id: str = Path(description="base 36, as in the
             adds = adds[adds["file_id"] == file]
         lives = [queries.order_lifecycle(cur, int(a.file_id), int(a.line_no))
                  for a in adds.itertuples()]
+        feeds = queries.file_feeds(cur)
     if adds.empty:
         raise NotFound(f"no order {ids.format_id(oid)}" + (f" in file {file}" if file else ""))
     if format != "json":
         events = pd.concat([life.assign(file_id=int(a.file_id)) for life, a
                             in zip(lives, adds.itertuples())], ignore_index=True)
         events.insert(0, "file_id", events.pop("file_id"))
-        return tables.frame(events, format, f"order-{ids.format_id(oid)}")
-    instances = [{**tables.json_rows(adds.iloc[[i]])[0], "lifecycle": tables.json_rows(life)}
-                 for i, life in enumerate(lives)]
+        return tables.frame(events, format, f"order-{ids.format_id(oid)}", feeds=feeds)
+    instances = [{**tables.json_rows(adds.iloc[[i]], feeds)[0],
+                  "lifecycle": tables.json_rows(life, feeds)} for i, life in enumerate(lives)]
     return tables.json_answer({"order_id": ids.format_id(oid), "orders": instances})
 
 

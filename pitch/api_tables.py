@@ -28,6 +28,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from . import fmt
 from .export import csv_bytes, export_table
+from .ids import ALL_TEXT, FileFeeds
+from .queries import file_feeds
 from .api_queries import Export
 from .filters import TYPE_NAMES
 
@@ -77,9 +79,11 @@ def unique_names(names: list[str]) -> list[str]:
     return out
 
 
-def json_rows(data: pd.DataFrame | pa.Table) -> list[dict[str, Any]]:
+def json_rows(data: pd.DataFrame | pa.Table, feeds: FileFeeds = ALL_TEXT
+              ) -> list[dict[str, Any]]:
     """Rows as the pages show them, one object per row (repeated names made unique)."""
-    table = export_table(frame_to_arrow(data) if isinstance(data, pd.DataFrame) else data)
+    table = export_table(frame_to_arrow(data) if isinstance(data, pd.DataFrame) else data,
+                         feeds)
     names = unique_names(table.column_names)
     columns = [column.to_pylist() if _json_safe(column.type)
                else [json_value(v) for v in column.to_pylist()] for column in table.columns]
@@ -92,10 +96,14 @@ def json_answer(body: dict[str, Any], status: int = 200,
 
 
 def page(frame: pd.DataFrame, total: int, page_no: int, per_page: int,
-         **extra: Any) -> JSONResponse:
-    """One page of a table: ``total``, ``page``, ``per_page``, ``pages`` and ``rows``."""
+         feeds: FileFeeds = ALL_TEXT, **extra: Any) -> JSONResponse:
+    """One page of a table: ``total``, ``page``, ``per_page``, ``pages`` and ``rows``.
+
+    ``feeds`` says which files are binary, whose ids are written in decimal.
+    """
     return json_answer({**extra, "total": total, "page": page_no, "per_page": per_page,
-                        "pages": max(1, math.ceil(total / per_page)), "rows": json_rows(frame)})
+                        "pages": max(1, math.ceil(total / per_page)),
+                        "rows": json_rows(frame, feeds)})
 
 
 # --- whole frames ----------------------------------------------------------------------------
@@ -124,14 +132,15 @@ def _disposition(name: str, extension: str) -> dict[str, str]:
 
 
 def frame(data: pd.DataFrame, form: Format, name: str,
-          headers: dict[str, str] | None = None, **extra: Any) -> Response:
+          headers: dict[str, str] | None = None, feeds: FileFeeds = ALL_TEXT,
+          **extra: Any) -> Response:
     """A whole (small) table: JSON ``rows`` (plus ``extra``), or the file in ``form``."""
     if form == "json":
-        return json_answer({**extra, "rows": json_rows(data)}, headers=headers)
+        return json_answer({**extra, "rows": json_rows(data, feeds)}, headers=headers)
     headers = {**(headers or {}), **_disposition(name, form)}
     table = frame_to_arrow(data)
     if form == "csv":  # export.to_csv, also for repeated column names
-        return Response(csv_bytes(export_table(table)), media_type=MEDIA_TYPES["csv"],
+        return Response(csv_bytes(export_table(table, feeds)), media_type=MEDIA_TYPES["csv"],
                         headers=headers)
     chunks = _ipc(table.schema, iter(table.to_batches())) if form == "arrow" \
         else _parquet(table.schema, iter(table.to_batches()))
@@ -149,6 +158,7 @@ def export(conn: duckdb.DuckDBPyConnection, what: Export, form: Format) -> Strea
     """
     cur = conn.cursor()
     try:
+        feeds = file_feeds(cur)
         reader = cur.sql(what.sql, params=what.params).to_arrow_reader(BATCH_ROWS)
         first = next(iter(reader), None)
     except BaseException:
@@ -164,7 +174,8 @@ def export(conn: duckdb.DuckDBPyConnection, what: Export, form: Format) -> Strea
             reader.close()
             cur.close()
 
-    body = {"csv": _csv, "arrow": _ipc, "parquet": _parquet}[form](reader.schema, batches())
+    body = (_csv(reader.schema, batches(), feeds) if form == "csv" else
+            {"arrow": _ipc, "parquet": _parquet}[form](reader.schema, batches()))
     return StreamingResponse(body, media_type=MEDIA_TYPES[form],
                              headers=_disposition(what.name, form))
 
@@ -180,10 +191,11 @@ def with_type_names(table: pa.Table) -> pa.Table:
     return table.add_column(table.column_names.index("type") + 1, "message_type", names)
 
 
-def _csv(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
+def _csv(schema: pa.Schema, batches: Iterator[pa.RecordBatch], feeds: FileFeeds
+         ) -> Iterator[bytes]:
     header = True
     for batch in batches:
-        table = with_type_names(export_table(pa.Table.from_batches([batch], schema)))
+        table = with_type_names(export_table(pa.Table.from_batches([batch], schema), feeds))
         yield csv_bytes(table, header=header)
         header = False
     if header:  # no rows: still the header line

@@ -625,3 +625,13 @@ def test_every_error_class_has_its_status() -> None:
              IngestError("x"): 400, QueryRefused("x"): 400, QueryTimeout("x"): 400}
     assert {type(e).__name__: api_errors.status_of(e) for e in cases} == \
         {type(e).__name__: s for e, s in cases.items()}
+
+
+def test_json_rows_write_binary_files_ids_in_decimal() -> None:
+    import pandas as pd
+
+    from pitch.ids import FileFeeds
+
+    frame = pd.DataFrame({"file_id": [1, 2], "order_id": pd.array([36, 36], "UInt64")})
+    rows = api_tables.json_rows(frame, FileFeeds(binary=frozenset({2}), text=frozenset({1})))
+    assert [r["order_id"] for r in rows] == ["000000000010", "36"]
