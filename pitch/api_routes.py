@@ -95,6 +95,17 @@ def file_rejects(request: Request, file_id: int = Path(description="the file's f
     return tables.page(frame, total, paged.page, paged.per_page, file_id=file_id)
 
 
+@router.get("/gaps", tags=["files"])
+def gaps(request: Request, file: int | None = Query(None, description="only this file_id"),
+         format: Format = FORMAT) -> Response:  # noqa: A002
+    """Binary files' sequence gaps: per unit, each run of sequence numbers never received."""
+    with cursor(request) as cur:
+        if file is not None and file_row(cur, file) is None:
+            raise NotFound(f"no file {file}")
+        frame = queries.gaps(cur, file)
+    return tables.frame(frame, format, "gaps", total=len(frame))
+
+
 @router.get("/rejects", tags=["files"])
 def rejects(request: Request, file: int | None = Query(None, description="only this file_id"),
             paged: Paging = Depends(paging), format: Format = FORMAT) -> Response:  # noqa: A002

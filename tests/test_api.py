@@ -409,7 +409,7 @@ def test_openapi_lists_every_route(world) -> None:
     assert set(spec["paths"]) == {
         "/health", "/counts", "/top-symbols", "/files", "/files/{file_id}",
         "/files/{file_id}/rejects", "/rejects", "/messages", "/orders", "/orders/{order_id}",
-        "/symbols/{symbol}/trades", "/query"}
+        "/symbols/{symbol}/trades", "/query", "/gaps"}
     assert set(spec["paths"]["/files"]) == {"get", "post"}
     assert set(spec["paths"]["/files/{file_id}"]) == {"get", "delete"}
 
@@ -635,3 +635,10 @@ def test_json_rows_write_binary_files_ids_in_decimal() -> None:
     frame = pd.DataFrame({"file_id": [1, 2], "order_id": pd.array([36, 36], "UInt64")})
     rows = api_tables.json_rows(frame, FileFeeds(binary=frozenset({2}), text=frozenset({1})))
     assert [r["order_id"] for r in rows] == ["000000000010", "36"]
+
+
+def test_gaps_of_text_files_are_none_and_an_unknown_file_is_404(world) -> None:
+    assert ok(get(world.url, "/gaps")).json == {"total": 0, "rows": []}
+    assert get(world.url, "/gaps", file=99).status == 404
+    assert ok(get(world.url, "/gaps", format="csv")).body == \
+        b"file_id,unit,expected_sequence,received_sequence,missing\n"
