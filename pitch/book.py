@@ -1,0 +1,222 @@
+"""The order book of one symbol in one file: its depth at any instant, its best bid and offer.
+
+Issue 13's rules: per file, messages apply in file order, only displayed
+orders rest on the book, trades never touch it. A symbol's book is rebuilt
+from its own messages: its adds, the events applied to its orders, and the
+unit clears that cancel one of them. Its book *at time T* is the book after
+every one of those messages before the first whose timestamp is later than T
+(an unknown time never stops it).
+
+:func:`load` reads the symbol's adds, every add and event of the same order
+ids (an id may have served another symbol before) and the file's unit clears
+with one SQL statement, and runs :func:`pitch.lifecycle.replay`; the answer, a
+:class:`SymbolBook`, answers :meth:`~SymbolBook.levels_at` and
+:meth:`~SymbolBook.bbo` from its book changes without reading again (the app
+keeps it in a cache). :func:`book_at` and :func:`bbo` are the one-call forms.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .bbo import best_bid_offer
+from .errors import PitchError
+from .layouts import BINARY, PRICE_SCALE, ROLES, Role, codes
+from .lifecycle import ORDER_ROLES, ROLE_IDS, Adds, Events, replay
+from .store import sql_list
+
+UNKNOWN_TIME = -1
+_ROLE = "CASE type " + " ".join(f"WHEN '{c}' THEN {ROLE_IDS[r]}" for c, r in ROLES.items()) + " END"
+_SQL = f"""
+WITH ids AS (SELECT DISTINCT order_id FROM messages
+             WHERE file_id = $f AND symbol = $s AND type IN ({sql_list(codes(Role.ADD))}))
+SELECT line_no, coalesce(time_ns, {UNKNOWN_TIME}) AS time_ns, ({_ROLE})::UTINYINT AS role,
+       coalesce(order_id, 0) AS order_id, coalesce(ascii(side), 0)::UTINYINT AS side,
+       coalesce(shares, 0) AS shares, coalesce((price * {PRICE_SCALE})::BIGINT, -1) AS price,
+       coalesce(remaining_shares, -1) AS remaining, coalesce(unit, -1) AS unit,
+       coalesce(symbol = $s, false) AS mine,
+       coalesce(type IN ({sql_list(codes(Role.ADD, feed=BINARY))}) OR display = 'Y', false)
+           AS displayed
+FROM messages
+WHERE file_id = $f AND (type IN ({sql_list(codes(Role.CLEAR_UNIT))})
+      OR (type IN ({sql_list(codes(Role.ADD, *ORDER_ROLES))}) AND order_id IN (FROM ids)))
+"""
+
+
+def pick_file(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None) -> int:
+    """``file_id`` if the symbol is in it, else the most recent file holding the symbol.
+
+    Raises :class:`PitchError` (a one-line reason) when there is none.
+    """
+    files = [r[0] for r in conn.execute("SELECT file_id FROM files ORDER BY file_id DESC")
+             .fetchall()]
+    if file_id is not None and file_id not in files:
+        raise PitchError(f"no file {file_id}")
+    for fid in [file_id] if file_id is not None else files:
+        # LIMIT 1 stops the scan at the first hit: the newest file usually has it.
+        if conn.execute("SELECT 1 FROM messages WHERE file_id = ? AND symbol = ? LIMIT 1",
+                        [fid, symbol]).fetchone():
+            return int(fid)
+    where = f" in file {file_id}" if file_id is not None else ""
+    raise PitchError(f"unknown symbol {symbol!r}{where}")
+
+
+@dataclass(frozen=True)
+class SymbolBook:
+    """One symbol's own messages and its book changes in one file (arrays in line order)."""
+
+    file_id: int
+    symbol: str
+    stream_line: np.ndarray  # int64: the symbol's messages
+    stream_time: np.ndarray  # int64: their times (UNKNOWN_TIME when unknown)
+    line_no: np.ndarray  # int64: its book changes (a message may make several)
+    time_ns: np.ndarray
+    side: np.ndarray  # uint8: ord("B") or ord("S")
+    price: np.ndarray  # int64 ticks
+    d_shares: np.ndarray
+    d_orders: np.ndarray
+
+    def cut(self, at_ns: int) -> int:
+        """The line before which the book at ``at_ns`` is complete (its first message later
+        than ``at_ns``; past the last line when there is none)."""
+        later = np.flatnonzero((self.stream_time != UNKNOWN_TIME) & (self.stream_time > at_ns))
+        return int(self.stream_line[later[0]]) if len(later) else np.iinfo(np.int64).max
+
+    @cached_property
+    def _levels(self) -> tuple[np.ndarray, ...]:
+        """Changes sorted by (side, price, line) with running totals per level."""
+        key = self.price * 2 + (self.side == ord("S"))  # one key per (side, price)
+        order = np.argsort(key, kind="stable")  # keeps line order within a level
+        k, line = key[order], self.line_no[order]
+        first = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.zeros(0, int)
+        rank = np.cumsum(np.r_[True, k[1:] != k[:-1]]) - 1 if len(k) else k
+        span = int(self.line_no.max()) + 2 if len(k) else 1
+        return (k[first], rank * span + line, span,
+                np.cumsum(self.d_shares[order]), np.cumsum(self.d_orders[order]), first)
+
+    def levels_at(self, at_ns: int, levels: int = 10) -> pd.DataFrame:
+        """Depth at ``at_ns``: [side, price, shares, orders], bids best first, then asks;
+        at most ``levels`` a side."""
+        keys, sorted_key, span, cum_sh, cum_or, first = self._levels
+        cut = min(self.cut(at_ns), span - 1)
+        rank = np.arange(len(keys))
+        upto = np.searchsorted(sorted_key, rank * span + cut) - 1  # last change before the cut
+        base = first - 1  # totals run across levels: subtract what came before each
+        has = upto >= first
+
+        def total(cum: np.ndarray) -> np.ndarray:
+            at = np.where(has, cum[np.maximum(upto, 0)], 0)
+            return at - np.where(base >= 0, cum[np.maximum(base, 0)], 0) * has
+
+        shares, orders = total(cum_sh), total(cum_or)
+        live = orders > 0
+        side = np.where(keys % 2 == 1, "S", "B")[live]
+        price, shares, orders = keys[live] // 2, shares[live], orders[live]
+        bids = np.flatnonzero(side == "B")[::-1][:levels]  # keys ascend: best bid last
+        asks = np.flatnonzero(side == "S")[:levels]
+        pick = np.concatenate([bids, asks]).astype(np.int64)
+        return pd.DataFrame({"side": side[pick], "price": price[pick] / PRICE_SCALE,
+                             "shares": shares[pick], "orders": orders[pick]})
+
+    def bbo(self) -> pd.DataFrame:
+        """One row per message that changes the best bid or offer (price or shares):
+        [line_no, time_ns, bid_price, bid_shares, ask_price, ask_shares]; empty side: NA."""
+        return self._bbo.copy()
+
+    @cached_property
+    def _bbo(self) -> pd.DataFrame:
+        line, time, bid, bid_sh, ask, ask_sh = best_bid_offer(
+            self.line_no, self.time_ns, self.side == ord("B"), self.price, self.d_shares,
+            self.d_orders)
+        def nullable(values: np.ndarray, known: np.ndarray) -> pd.Series:
+            return pd.Series(values, dtype="Int64").where(known)
+
+        return pd.DataFrame({
+            "line_no": line, "time_ns": nullable(time, time != UNKNOWN_TIME),
+            "bid_price": np.where(bid_sh < 0, np.nan, bid / PRICE_SCALE),
+            "bid_shares": nullable(bid_sh, bid_sh >= 0),
+            "ask_price": np.where(ask_sh < 0, np.nan, ask / PRICE_SCALE),
+            "ask_shares": nullable(ask_sh, ask_sh >= 0)})
+
+
+def load(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None
+         ) -> SymbolBook:
+    """Read one symbol's messages of one file (default: the newest holding it) and replay them."""
+    fid = pick_file(conn, symbol, file_id)
+    got = {k: np.asarray(v) for k, v in
+           conn.execute(_SQL, {"f": fid, "s": symbol}).fetchnumpy().items()}
+    line = got["line_no"]
+    if len(line) > 1 and not bool(np.all(line[1:] > line[:-1])):
+        order = np.argsort(line)
+        got = {k: v[order] for k, v in got.items()}
+    is_add = got["role"] == ROLE_IDS[Role.ADD]
+    a, e = ({k: v[mask] for k, v in got.items()} for mask in (is_add, ~is_add))
+    adds = Adds.build(line_no=a["line_no"], order_id=a["order_id"], side=a["side"],
+                      shares=a["shares"], price=a["price"], symbol=a["mine"], unit=a["unit"],
+                      time_ns=a["time_ns"], displayed=a["displayed"])
+    events = Events.build(line_no=e["line_no"], order_id=e["order_id"], role=e["role"],
+                          shares=e["shares"], price=e["price"], remaining=e["remaining"],
+                          unit=e["unit"], time_ns=e["time_ns"])
+    return build(fid, symbol, adds, events)
+
+
+def build(file_id: int, symbol: str, adds: Adds, events: Events) -> SymbolBook:
+    """Replay adds and events of one file; keep the book of the adds whose ``symbol`` is
+    true (the others are there because they share an order id with them)."""
+    life = replay(adds, events)
+    mine = adds.symbol.astype(bool)
+    # Its own messages: its adds, the events applied to its orders, the clears of its orders.
+    applied = life.event_add >= 0
+    applied[applied] = mine[life.event_add[applied]]
+    cleared = np.unique(life.cleared_by[mine & (life.cleared_by >= 0)])
+    stream = np.concatenate([np.flatnonzero(mine), len(adds) + np.flatnonzero(applied),
+                             len(adds) + cleared])
+    stream_line = np.concatenate([adds.line_no, events.line_no])[stream]
+    stream_time = np.concatenate([adds.time_ns, events.time_ns])[stream]
+    order = np.argsort(stream_line)
+    c = life.changes
+    own = c.symbol.astype(bool)
+    return SymbolBook(file_id, symbol, stream_line[order], stream_time[order], c.line_no[own],
+                      c.time_ns[own], c.side[own], c.price[own], c.d_shares[own],
+                      c.d_orders[own])
+
+
+def book_at(conn: duckdb.DuckDBPyConnection, symbol: str, at_ns: int, levels: int = 10,
+            file_id: int | None = None) -> pd.DataFrame:
+    """Depth of ``symbol``'s book at ``at_ns`` (ns since midnight): [side, price, shares,
+    orders], bids best first, then asks best first, at most ``levels`` a side."""
+    return load(conn, symbol, file_id).levels_at(at_ns, levels)
+
+
+def bbo(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None
+        ) -> pd.DataFrame:
+    """Best bid and offer of ``symbol`` over its file: see :meth:`SymbolBook.bbo`."""
+    return load(conn, symbol, file_id).bbo()
+
+
+def exact(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with prices as exact 4-decimal :class:`~decimal.Decimal` and missing
+    values as None: what the CLI and the CSV exports write."""
+    out = frame.astype(object).where(frame.notna(), None)
+    for col in [c for c in frame.columns if c.endswith("price")]:
+        out[col] = [None if pd.isna(v) else Decimal(round(v * PRICE_SCALE)).scaleb(-4)
+                    for v in frame[col]]
+    return out
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """CSV bytes of a book or BBO frame, exactly as ``python -m pitch book|bbo --format csv``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(frame.columns)
+    writer.writerows(["" if v is None else str(v) for v in row]
+                     for row in exact(frame).itertuples(index=False, name=None))
+    return out.getvalue().encode()
