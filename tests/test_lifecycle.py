@@ -190,7 +190,7 @@ def random_stream(seed: int, n: int) -> tuple[Adds, Events]:
     kinds = np.array([R[r] for r in (Role.EXECUTE, Role.CANCEL, Role.EXECUTE_AT_PRICE,
                                      Role.MODIFY, Role.DELETE, Role.CLEAR_UNIT, Role.BREAK)])
     role = kinds[rng.choice(len(kinds), n, p=[.2, .45, .08, .12, .1, .01, .04])]
-    time = line * 1000 + rng.integers(-3000, 3000, n)
+    time = np.maximum(line * 1000 + rng.integers(-3000, 3000, n), 0)  # times are never < 0
     time[rng.random(n) < 0.05] = -1
     a, e = is_add, ~is_add
     adds = Adds.build(line_no=line[a], order_id=ids[a], side=rng.choice([B, S], a.sum()),
