@@ -22,7 +22,7 @@ from pitch import book, ingest, store
 from pitch.errors import PitchError
 from pitch.generate import generate_lines
 from pitch.layouts import Role, codes
-from pitch.lifecycle import ROLE_IDS, Adds, Events
+from pitch.lifecycle import ROLE_IDS, Adds, Events, replay, role_of
 from conftest import SHARED_SAMPLE
 from test_lifecycle import random_stream, streams
 
@@ -65,17 +65,37 @@ def sample(tmp_path_factory):
 
 def test_the_end_of_the_real_sample_holds_784_orders_and_1378304_shares(sample) -> None:
     conn, rows = sample
-    symbols = [r[0] for r in conn.execute(
-        "SELECT DISTINCT symbol FROM orders WHERE file_id = 1 ORDER BY 1").fetchall()]
-    books = [book.book_at(conn, s, END, levels=10**6) for s in symbols]
-    assert sum(int(b["orders"].sum()) for b in books) == 784
-    assert sum(int(b["shares"].sum()) for b in books) == 1_378_304
-    # the orders the lead's derivation leaves open are exactly those on the book
+    # Every symbol at once: the engine over the whole file, read here with plain SQL.
+    m = conn.execute("""
+        SELECT line_no, type, order_id, ascii(side) AS side, shares,
+               (price * 10000)::BIGINT AS price, symbol, display = 'Y' AS displayed
+        FROM messages WHERE file_id = 1 ORDER BY line_no""").df()
+    add = m["type"].isin(codes(Role.ADD))
+    event = m["type"].isin(codes(Role.EXECUTE, Role.CANCEL))
+    a, e = m[add], m[event]
+    life = replay(Adds.build(line_no=a.line_no, order_id=a.order_id, side=a.side,
+                             shares=a.shares, price=a.price, symbol=a.symbol.to_numpy(),
+                             displayed=a.displayed),
+                  Events.build(line_no=e.line_no, order_id=e.order_id, shares=e.shares,
+                               role=[role_of(t) for t in e.type]))
+    assert (int(life.changes.d_orders.sum()), int(life.changes.d_shares.sum())) == \
+        (784, 1_378_304)
+    assert int(life.open.sum()) == 784 and int(life.remaining[life.open].sum()) == 1_378_304
+    # the reference, one message at a time, says the same
+    *_, (_, _, end) = ref.stream(rows, None)
+    assert (sum(v[1] for v in end.values()), sum(v[0] for v in end.values())) == \
+        (784, 1_378_304)
+    # so do the orders the lead's derivation leaves open
     assert conn.execute("SELECT count(*), sum(remaining_shares) FROM orders "
                         "WHERE status = 'open'").fetchone() == (784, 1_378_304)
+    # and the public API, symbol by symbol, for the busiest ones
+    for symbol in ("IWM", "SPY", "TWM", "QQQQ"):
+        depth = book.book_at(conn, symbol, END, levels=10**6)
+        assert int(depth["orders"].sum()) == int(
+            ((life.changes.symbol == symbol) * life.changes.d_orders).sum())
 
 
-@pytest.mark.parametrize("rank", [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233])
+@pytest.mark.parametrize("rank", [0, 1, 3, 8, 21, 55, 144, 233])
 def test_real_sample_equals_the_reference(sample, rank: int) -> None:
     conn, rows = sample
     symbol = conn.execute("SELECT symbol FROM orders WHERE file_id = 1 GROUP BY 1 "
@@ -239,7 +259,7 @@ def test_random_streams_equal_the_reference(seed: int) -> None:
     check_stream(*random_stream(100 + seed, 3000))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(streams())
 def test_small_random_streams_equal_the_reference(data: tuple[Adds, Events]) -> None:
     adds, events = data
