@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .book_rows import Changes, book_rows
 from .layouts import ROLES, Role
 
 #: Small integer code of each role (the ``role`` column of :class:`Events`).
@@ -57,32 +58,39 @@ def role_of(code: str) -> int:
     return ROLE_IDS[ROLES[code]]
 
 
-def _columns(cls: type, given: dict[str, Any], defaults: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Each field of ``cls`` as an array of its dtype, or filled with its default."""
-    n = len(given["line_no"])
-    out: dict[str, np.ndarray] = {}
-    for f in fields(cls):
-        dtype = _DTYPES.get(f.name)
-        value = given.get(f.name)
-        if value is None:
-            value = np.full(n, defaults[f.name], dtype)
-        array = np.asarray(value) if dtype is None else np.asarray(value, dtype)
-        if len(array) != n:
-            raise ValueError(f"column {f.name} has {len(array)} rows, line_no {n}")
-        out[f.name] = array
-    return out
-
-
 _DTYPES: dict[str, Any] = {
     "line_no": np.int64, "order_id": np.uint64, "side": np.uint8, "shares": np.int64,
-    "price": np.int64, "symbol": None, "unit": np.int64, "time_ns": np.int64,
-    "displayed": np.bool_, "role": np.uint8, "remaining": np.int64}
+    "price": np.int64, "unit": np.int64, "time_ns": np.int64, "displayed": np.bool_,
+    "role": np.uint8, "remaining": np.int64}
+
+
+class _Columns:
+    """Equal-length arrays, one per field; :meth:`build` coerces and fills defaults."""
+
+    DEFAULTS: dict[str, Any] = {}
+
+    @classmethod
+    def build(cls, **given: Any) -> Any:
+        """From array-likes; a missing column is filled with its default (see DEFAULTS)."""
+        n = len(given["line_no"])
+        out = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            value = given.get(f.name)
+            value = np.full(n, cls.DEFAULTS[f.name]) if value is None else value
+            out[f.name] = np.asarray(value, _DTYPES.get(f.name))
+            if len(out[f.name]) != n:
+                raise ValueError(f"column {f.name} has {len(out[f.name])} rows, line_no {n}")
+        return cls(**out)
+
+    def __len__(self) -> int:
+        return len(self.line_no)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
-class Adds:
+class Adds(_Columns):
     """The adds of one file (or of one order-id bucket of it), in line order."""
 
+    DEFAULTS = {"unit": -1, "time_ns": -1, "displayed": True, "symbol": ""}
     line_no: np.ndarray  # int64, strictly ascending
     order_id: np.ndarray  # uint64
     side: np.ndarray  # uint8: ord("B") or ord("S")
@@ -93,20 +101,13 @@ class Adds:
     time_ns: np.ndarray  # int64; -1 when unknown
     displayed: np.ndarray  # bool: rests on the book
 
-    @classmethod
-    def build(cls, **columns: Any) -> Adds:
-        """Adds from array-likes; ``unit`` and ``time_ns`` default to -1, ``displayed`` to True."""
-        return cls(**_columns(cls, columns, {"unit": -1, "time_ns": -1, "displayed": True,
-                                             "symbol": ""}))
-
-    def __len__(self) -> int:
-        return len(self.line_no)
-
 
 @dataclass(frozen=True)
-class Events:
+class Events(_Columns):
     """Every other message that may touch orders, in line order (trades may be left out)."""
 
+    DEFAULTS = {"price": -1, "remaining": -1, "unit": -1, "time_ns": -1, "order_id": 0,
+                "shares": 0}
     line_no: np.ndarray  # int64, strictly ascending, never an add's line
     order_id: np.ndarray  # uint64 (unused for unit clears)
     role: np.ndarray  # uint8: ROLE_IDS
@@ -115,34 +116,6 @@ class Events:
     remaining: np.ndarray  # int64: an execution at price's Remaining Qty; -1 none
     unit: np.ndarray  # int64; -1 for text
     time_ns: np.ndarray  # int64; -1 when unknown
-
-    @classmethod
-    def build(cls, **columns: Any) -> Events:
-        """Events from array-likes; ``price``, ``remaining``, ``unit``, ``time_ns`` default to -1."""
-        return cls(**_columns(cls, columns, {"price": -1, "remaining": -1, "unit": -1,
-                                             "time_ns": -1, "order_id": 0, "shares": 0}))
-
-    def __len__(self) -> int:
-        return len(self.line_no)
-
-
-@dataclass(frozen=True)
-class Changes:
-    """Changes of displayed orders on the book, in line order (a modify gives two rows:
-    the order leaves its old price, then comes back at the new one; a unit clear one
-    row per order it cancels, by add)."""
-
-    line_no: np.ndarray  # int64: the message that changed the book
-    time_ns: np.ndarray  # int64: its time (-1 unknown)
-    add: np.ndarray  # int64: index of the order's add
-    symbol: np.ndarray  # the add's symbol
-    side: np.ndarray  # uint8
-    price: np.ndarray  # int64 ticks
-    d_shares: np.ndarray  # int64
-    d_orders: np.ndarray  # int64: +1 an order arrives, -1 it leaves, 0 it changes size
-
-    def __len__(self) -> int:
-        return len(self.line_no)
 
 
 @dataclass(frozen=True)
@@ -172,8 +145,8 @@ def _ascending(name: str, lines: np.ndarray) -> None:
 
 def _first_clear(adds: Adds, events: Events, clears: np.ndarray) -> np.ndarray:
     """Per add, the index (into ``clears``) of the first unit clear of its unit after it; -1."""
-    found = np.full(len(adds), -1, np.int64)
-    if not len(clears) or not len(adds):
+    found = np.full(len(adds.line_no), -1, np.int64)
+    if not len(clears) or not len(adds.line_no):
         return found
     units = np.unique(events.unit[clears])
     rank_a = np.searchsorted(units, adds.unit)
@@ -198,7 +171,7 @@ def replay(adds: Adds, events: Events, book: bool = True) -> Lifecycle:
     ``book``, the book changes."""
     _ascending("add", adds.line_no)
     _ascending("event", events.line_no)
-    na = len(adds)
+    na = len(adds.line_no)
     ev = np.flatnonzero(_IS_ORDER_ROLE[events.role])  # events that touch one order
     ev_line = events.line_no[ev]
     n = na + len(ev)
@@ -224,7 +197,7 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
     """The running state of each order: ``src`` in order groups (each add then its
     candidate events), ``at`` their positions in line order. (Masks multiply rather
     than ``np.where``: no branches on random data.)"""
-    na, m = len(adds), len(src)
+    na, m = len(adds.line_no), len(src)
     k = np.arange(m)
 
     def col(of_adds: np.ndarray | int, of_events: np.ndarray) -> np.ndarray:
@@ -283,7 +256,7 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
     cleared = has_clear & (r_end > 0)
     diff = (r_before - q) * (mod | eap) - rem * eap  # a lower new quantity: cancelled
     fills = applied_e & (role == _EXEC)
-    event_add = np.full(len(events), -1, np.int64)
+    event_add = np.full(len(events.line_no), -1, np.int64)
     event_add[ev[src[applied_e] - na]] = add_g[group[applied_e]]
     event_price = np.where(events.role == _EAP, events.price, -1).astype(np.int64)
     event_price[ev[src[fills] - na]] = p_before[fills]
@@ -304,8 +277,10 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
     entries = dict(add=add_g[group], line=line, time=time, at=at, start=start, mod=mod,
                    applied=applied, r_before=r_before, r_after=r_after, p_before=p_before,
                    p_after=p_after)
-    changes = _changes(adds, entries, len(line_by_pos), cleared, clear_line, clear_time,
-                       r_end, p_end)
+    clears_rows = dict(cleared=cleared, line=clear_line, time=clear_time, r_end=r_end,
+                       p_end=p_end)
+    changes = book_rows(adds.displayed, adds.symbol, adds.side, entries, len(line_by_pos),
+                        clears_rows)
     return dataclasses.replace(out, changes=changes)
 
 
@@ -314,47 +289,3 @@ def _shifted(values: np.ndarray) -> np.ndarray:
     out = np.zeros_like(values)
     out[1:] = values[:-1]
     return out
-
-
-def _changes(adds: Adds, x: dict[str, np.ndarray], n_pos: int, cleared: np.ndarray,
-             clear_line: np.ndarray, clear_time: np.ndarray, r_end: np.ndarray,
-             p_end: np.ndarray) -> Changes:
-    """Book rows in line order: per applied entry an "old" row (the order shrinks or
-    leaves at its old price) and a "new" row (it arrives at its new price), then the
-    unit clears' rows merged in."""
-    mod, r_before, r_after = x["mod"], x["r_before"], x["r_after"]
-    shown = x["applied"] & adds.displayed[x["add"]]
-    ends = r_after <= 0
-    old_sh = np.maximum(r_after, 0) * ~mod - r_before
-    old_or = -(mod | ends).astype(np.int64)
-    old = shown & ~x["start"] & ((old_sh != 0) | (old_or != 0))
-    new = shown & (x["start"] | mod) & ~ends
-    entry = np.empty(n_pos, np.int64)  # entry at each line position
-    entry[x["at"]] = np.arange(len(x["at"]))
-
-    def in_line_order(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        flag = np.zeros(n_pos, bool)
-        flag[x["at"][mask]] = True
-        where = np.flatnonzero(flag)
-        return where, entry[where]
-
-    (p_old, e_old), (p_new, e_new) = in_line_order(old), in_line_order(new)
-    # Old before new at the same position (a modify leaves, then comes back).
-    to_old = np.arange(len(p_old)) + np.searchsorted(p_new, p_old, side="left")
-    to_new = np.arange(len(p_new)) + np.searchsorted(p_old, p_new, side="right")
-    rows = np.empty((len(p_old) + len(p_new), 6), np.int64)
-    for c, (of_old, of_new) in enumerate((
-            (x["line"], x["line"]), (x["time"], x["time"]), (x["add"], x["add"]),
-            (x["p_before"], x["p_after"]), (old_sh, r_after), (old_or, None))):
-        rows[to_old, c] = of_old[e_old]
-        rows[to_new, c] = 1 if of_new is None else of_new[e_new]
-    gone = np.flatnonzero(cleared & adds.displayed)
-    if len(gone):  # unit clears: one row per displayed order cancelled, by (line, add)
-        gone = gone[np.lexsort((gone, clear_line[gone]))]
-        extra = np.stack([clear_line[gone], clear_time[gone], gone, p_end[gone], -r_end[gone],
-                          np.full(len(gone), -1, np.int64)], axis=1)
-        # a clear's line is no entry's line
-        rows = np.insert(rows, np.searchsorted(rows[:, 0], extra[:, 0]), extra, axis=0)
-    line, time, a, price, d_shares, d_orders = (np.ascontiguousarray(c) for c in rows.T)
-    return Changes(line_no=line, time_ns=time, add=a, symbol=adds.symbol[a], side=adds.side[a],
-                   price=price, d_shares=d_shares, d_orders=d_orders)
