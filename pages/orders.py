@@ -82,3 +82,6 @@ with lifecycle_slot.container(border=True):
         ui.go("messages", order=oid, file=fid)
     if order["symbol"] and b3.button(f"Symbol {order['symbol']}", icon=":material/finance:"):
         ui.go("symbols", symbol=order["symbol"])
+    if order["symbol"]:
+        st.page_link(ui.PAGES["book"], label=f"Order book of {order['symbol']}",
+                     icon=":material/stacked_bar_chart:", query_params={"symbol": order["symbol"]})

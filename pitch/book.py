@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -57,6 +58,18 @@ WITH ids AS (SELECT order_id FROM messages
 _CLEARS_SQL = f"{_COLUMNS} AND type IN ({sql_list(codes(Role.CLEAR_UNIT))})"
 
 
+_TIME = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)(?:\.(\d{1,9}))?$")
+
+
+def parse_time(text: str) -> int:
+    """Nanoseconds since midnight of ``HH:MM:SS[.fraction]`` (up to 9 fraction digits)."""
+    match = _TIME.match(text.strip())
+    if not match or int(match.group(1)) > 23:
+        raise ValueError(f"not a time of day HH:MM:SS[.fraction]: {text!r}")
+    h, m, s, fraction = match.groups()
+    return ((int(h) * 60 + int(m)) * 60 + int(s)) * 10**9 + int((fraction or "").ljust(9, "0"))
+
+
 def pick_file(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None) -> int:
     """``file_id`` if the symbol is in it, else the most recent file holding the symbol.
 
@@ -90,9 +103,11 @@ class SymbolBook:
     d_shares: np.ndarray
     d_orders: np.ndarray
 
-    def cut(self, at_ns: int) -> int:
+    def cut(self, at_ns: int | None) -> int:
         """The line before which the book at ``at_ns`` is complete (its first message later
-        than ``at_ns``; past the last line when there is none)."""
+        than ``at_ns``; past the last line when there is none, or ``at_ns`` is None)."""
+        if at_ns is None:
+            return np.iinfo(np.int64).max
         later = np.flatnonzero((self.stream_time != UNKNOWN_TIME) & (self.stream_time > at_ns))
         return int(self.stream_line[later[0]]) if len(later) else np.iinfo(np.int64).max
 
@@ -108,9 +123,9 @@ class SymbolBook:
         return (k[first], rank * span + line, span,
                 np.cumsum(self.d_shares[order]), np.cumsum(self.d_orders[order]), first)
 
-    def levels_at(self, at_ns: int, levels: int = 10) -> pd.DataFrame:
-        """Depth at ``at_ns``: [side, price, shares, orders], bids best first, then asks;
-        at most ``levels`` a side."""
+    def levels_at(self, at_ns: int | None, levels: int = 10) -> pd.DataFrame:
+        """Depth at ``at_ns`` (None: after every message): [side, price, shares, orders],
+        bids best first, then asks; at most ``levels`` a side."""
         keys, sorted_key, span, cum_sh, cum_or, first = self._levels
         cut = min(self.cut(at_ns), span - 1)
         rank = np.arange(len(keys))
@@ -207,6 +222,17 @@ def bbo(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None
         ) -> pd.DataFrame:
     """Best bid and offer of ``symbol`` over its file: see :meth:`SymbolBook.bbo`."""
     return load(conn, symbol, file_id).bbo()
+
+
+def trades(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int, limit: int = 5000
+           ) -> tuple[pd.DataFrame, bool]:
+    """(the first ``limit`` unbroken executions and trades of a symbol in one file, in time
+    order: [time_ns, price, shares], cut?). Those of unknown time are left out."""
+    frame = conn.execute("""
+        SELECT time_ns, price, shares FROM executions
+        WHERE file_id = ? AND symbol = ? AND NOT broken AND time_ns IS NOT NULL
+        ORDER BY time_ns, line_no LIMIT ?""", [file_id, symbol, limit + 1]).df()
+    return frame.head(limit), len(frame) > limit
 
 
 def exact(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,22 +10,17 @@ file) is one ``error: ...`` line and exit 1, from :func:`pitch.cli.main`.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from . import book, store
 from .cli import write_frame
 
-_AT = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)(?:\.(\d{1,9}))?$")
-
-
 def parse_at(text: str) -> int:
-    """Nanoseconds since midnight of ``HH:MM:SS[.fraction]`` (up to 9 fraction digits)."""
-    match = _AT.match(text.strip())
-    if not match or int(match.group(1)) > 23:
-        raise argparse.ArgumentTypeError(f"not a time of day HH:MM:SS[.fraction]: {text!r}")
-    h, m, s, fraction = match.groups()
-    return ((int(h) * 60 + int(m)) * 60 + int(s)) * 10**9 + int((fraction or "").ljust(9, "0"))
+    """``--at``: nanoseconds since midnight of ``HH:MM:SS[.fraction]`` (a usage error if not)."""
+    try:
+        return book.parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _levels(text: str) -> int:

@@ -24,7 +24,7 @@ from .errors import IngestError, PitchError
 PAGES = {
     "overview": "pages/overview.py", "messages": "pages/messages.py",
     "orders": "pages/orders.py", "symbols": "pages/symbols.py",
-    "ingest": "pages/ingest.py", "sql": "pages/sql.py",
+    "ingest": "pages/ingest.py", "sql": "pages/sql.py", "book": "pages/book.py",
 }
 EMPTY_HINT = ("No data yet: upload a PITCH file on the **Ingest** page or drop one into "
               "`{inbox}/`.")
