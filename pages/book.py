@@ -43,7 +43,9 @@ with st.container(border=True):
                            help="HH:MM:SS[.fraction]: the book after the symbol's messages "
                                 "up to this time (empty: after all of them)")
     levels = c.number_input("Levels a side", 1, 500, 10, key="levels", bind="query-params")
-    file_id = ui.file_picker(d, files)
+    labels = {i: ui.file_label(i, n) for i, n in names.items()}
+    file_id = d.selectbox("File", list(labels), index=None, key="file", bind="query-params",
+                          placeholder="the newest that holds the symbol", format_func=labels.get)
 if symbol is None:
     st.info("Pick a symbol to rebuild its order book.", icon=":material/stacked_bar_chart:")
     st.stop()
@@ -66,7 +68,7 @@ else:
     left, right = st.columns([3, 2])
     left.plotly_chart(book_charts.depth_chart(depth, symbol), key="depth_chart")
     with right:
-        ui.table(depth, key="depth_table")
+        ui.table(depth, key="depth_table", height="rows")
         st.download_button(f"CSV of these {len(depth)} levels", book.to_csv(depth),
                            f"book-{symbol}.csv", "text/csv", key="csv_depth",
                            icon=":material/download:", on_click="ignore")
@@ -91,9 +93,9 @@ if top["time_ns"].isna().any():
     notes.append(f"{fmt.count(int(top['time_ns'].isna().sum()))} changes of unknown time "
                  "are in the table only")
 st.caption("; ".join(notes) + ". Drag the range under the chart to zoom.")
-st.plotly_chart(book_charts.bbo_chart(shown, prints, symbol), key="bbo_chart")
+st.plotly_chart(book_charts.bbo_chart(shown, prints, symbol, at_ns), key="bbo_chart")
 st.caption(f"The first {min(len(bbo), TABLE_ROWS):,} of {fmt.count(len(bbo))} changes.")
-ui.table(bbo.head(TABLE_ROWS), key="bbo_table")
+ui.table(book_charts.readable(bbo.head(TABLE_ROWS)), key="bbo_table")
 st.download_button(f"CSV of all {fmt.count(len(bbo))} changes", lambda: book.to_csv(sb.bbo()),
                    f"bbo-{symbol}.csv", "text/csv", key="csv_bbo", icon=":material/download:",
                    on_click="ignore")

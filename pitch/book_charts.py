@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from . import fmt
 from .charts import SIDE_COLORS, TIME_HOVER, TIME_TICKS, clock
 
 STATE_COLORS = {"crossed": "#d62728", "locked": "#ff7f0e"}
@@ -29,6 +30,12 @@ def top_of_book(bbo: pd.DataFrame) -> pd.DataFrame:
         out["imbalance"] = (bid_sh - ask_sh) / (bid_sh + ask_sh)
     out["state"] = np.select([out["spread"] < 0, out["spread"] == 0], ["crossed", "locked"], "")
     return out
+
+
+def readable(bbo: pd.DataFrame) -> pd.DataFrame:
+    """BBO rows for a table on screen: prices as text with 4 decimals (the app's
+    tables only know the ``price`` column as a price)."""
+    return bbo.assign(**{c: bbo[c].map(fmt.price) for c in ("bid_price", "ask_price")})
 
 
 def thin(frame: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, int]:
@@ -62,9 +69,11 @@ def depth_chart(levels: pd.DataFrame, symbol: str) -> go.Figure:
     return fig
 
 
-def bbo_chart(top: pd.DataFrame, trades: pd.DataFrame, symbol: str) -> go.Figure:
+def bbo_chart(top: pd.DataFrame, trades: pd.DataFrame, symbol: str, at_ns: int | None = None
+              ) -> go.Figure:
     """Best bid and offer as step lines with trades on top; spread (crossed and locked
-    moments marked) and top-of-book imbalance under it; a range slider to zoom.
+    moments marked) and top-of-book imbalance under it; a range slider to zoom; a dotted
+    line at ``at_ns`` (the depth's instant).
 
     ``top`` is :func:`top_of_book` (rows of unknown time are left out); ``trades`` has
     time_ns, price, shares.
@@ -103,6 +112,10 @@ def bbo_chart(top: pd.DataFrame, trades: pd.DataFrame, symbol: str) -> go.Figure
     fig.update_yaxes(title_text="Imbalance", range=[-1.05, 1.05], row=3, col=1)
     fig.update_xaxes(type="date", tickformat=TIME_TICKS, hoverformat=TIME_HOVER)
     fig.update_xaxes(rangeslider=dict(visible=True, thickness=0.06), row=3, col=1)
+    if at_ns is not None:
+        at = clock(pd.Series([at_ns]))[0]
+        fig.add_shape(type="line", x0=at, x1=at, xref="x", yref="paper", y0=0, y1=1,
+                      line=dict(color="#444", width=1, dash="dot"))
     fig.update_layout(height=720, margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified",
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return fig

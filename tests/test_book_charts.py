@@ -47,7 +47,8 @@ def test_depth_chart_bids_left_asks_right_by_price() -> None:
 
 def test_bbo_chart_steps_trades_states_and_a_range_slider() -> None:
     trades = pd.DataFrame({"time_ns": [34_201 * 10**9], "price": [10.05], "shares": [100]})
-    fig = bc.bbo_chart(bc.top_of_book(BBO), trades, "XYZ")
+    fig = bc.bbo_chart(bc.top_of_book(BBO), trades, "XYZ", at_ns=34_202 * 10**9)
+    assert str(fig.layout.shapes[0].x0).startswith("1970-01-01 09:30:02")  # the instant
     names = [t.name for t in fig.data]
     assert names == ["Best bid", "Best ask", "Trades", "Spread", "Crossed", "Locked",
                      "Imbalance"]
@@ -63,3 +64,9 @@ def test_bbo_chart_without_trades_or_crossings() -> None:
                                                                    "shares"]), "XYZ")
     assert [t.name for t in fig.data] == ["Best bid", "Best ask", "Spread", "Locked",
                                           "Imbalance"]
+
+
+def test_readable_prices_have_4_decimals_and_empty_sides_stay_empty() -> None:
+    shown = bc.readable(BBO)
+    assert shown["bid_price"].tolist()[:3] == ["10.0000", "10.0000", "10.0500"]
+    assert shown["ask_price"][0] == "" and shown["bid_price"][4] == ""
