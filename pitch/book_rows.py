@@ -56,20 +56,24 @@ def book_rows(displayed: np.ndarray, symbol: np.ndarray, side: np.ndarray,
     # Old before new at the same position (a modify leaves, then comes back).
     to_old = np.arange(len(p_old)) + np.searchsorted(p_new, p_old, side="left")
     to_new = np.arange(len(p_new)) + np.searchsorted(p_old, p_new, side="right")
-    rows = np.empty((len(p_old) + len(p_new), 6), np.int64)
-    for c, (of_old, of_new) in enumerate((
-            (x["line"], x["line"]), (x["time"], x["time"]), (x["add"], x["add"]),
-            (x["p_before"], x["p_after"]), (old_sh, r_after), (old_or, None))):
-        rows[to_old, c] = of_old[e_old]
-        rows[to_new, c] = 1 if of_new is None else of_new[e_new]
+    rows: dict[str, np.ndarray] = {}
+    for name, of_old, of_new in (
+            ("line", x["line"], x["line"]), ("time", x["time"], x["time"]),
+            ("add", x["add"], x["add"]), ("price", x["p_before"], x["p_after"]),
+            ("d_shares", old_sh, r_after), ("d_orders", old_or, None)):
+        column = np.empty(len(p_old) + len(p_new), np.int64)
+        column[to_old] = of_old[e_old]
+        column[to_new] = 1 if of_new is None else of_new[e_new]
+        rows[name] = column
     gone = np.flatnonzero(clears["cleared"] & displayed)
     if len(gone):  # one row per displayed order cancelled, by (line, add)
         c = {name: values[gone] for name, values in clears.items()}
         by = np.lexsort((gone, c["line"]))
-        extra = np.stack([c["line"], c["time"], gone, c["p_end"], -c["r_end"],
-                          np.full(len(gone), -1, np.int64)], axis=1)[by]
-        # a clear's line is no entry's line
-        rows = np.insert(rows, np.searchsorted(rows[:, 0], extra[:, 0]), extra, axis=0)
-    line, time, a, price, d_shares, d_orders = (np.ascontiguousarray(c) for c in rows.T)
-    return Changes(line_no=line, time_ns=time, add=a, symbol=symbol[a], side=side[a],
-                   price=price, d_shares=d_shares, d_orders=d_orders)
+        extra = {"line": c["line"], "time": c["time"], "add": gone, "price": c["p_end"],
+                 "d_shares": -c["r_end"], "d_orders": np.full(len(gone), -1, np.int64)}
+        at = np.searchsorted(rows["line"], c["line"][by])  # a clear's line is no entry's
+        rows = {name: np.insert(rows[name], at, extra[name][by]) for name in rows}
+    a = rows["add"]
+    return Changes(line_no=rows["line"], time_ns=rows["time"], add=a, symbol=symbol[a],
+                   side=side[a], price=rows["price"], d_shares=rows["d_shares"],
+                   d_orders=rows["d_orders"])

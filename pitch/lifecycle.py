@@ -88,10 +88,10 @@ class _Columns:
 
 @dataclass(frozen=True)
 class Adds(_Columns):
-    """The adds of one file (or of one order-id bucket of it), in line order."""
+    """The adds of one file (or of one order-id bucket of it), in any order."""
 
     DEFAULTS = {"unit": -1, "time_ns": -1, "displayed": True, "symbol": ""}
-    line_no: np.ndarray  # int64, strictly ascending
+    line_no: np.ndarray  # int64, unique
     order_id: np.ndarray  # uint64
     side: np.ndarray  # uint8: ord("B") or ord("S")
     shares: np.ndarray  # int64
@@ -104,11 +104,11 @@ class Adds(_Columns):
 
 @dataclass(frozen=True)
 class Events(_Columns):
-    """Every other message that may touch orders, in line order (trades may be left out)."""
+    """Every other message that may touch orders, in any order (trades may be left out)."""
 
     DEFAULTS = {"price": -1, "remaining": -1, "unit": -1, "time_ns": -1, "order_id": 0,
                 "shares": 0}
-    line_no: np.ndarray  # int64, strictly ascending, never an add's line
+    line_no: np.ndarray  # int64, unique, never an add's line
     order_id: np.ndarray  # uint64 (unused for unit clears)
     role: np.ndarray  # uint8: ROLE_IDS
     shares: np.ndarray  # int64: executed or cancelled quantity, a modify's new quantity
@@ -138,9 +138,8 @@ class Lifecycle:
     changes: Changes | None  # None when not asked for
 
 
-def _ascending(name: str, lines: np.ndarray) -> None:
-    if len(lines) > 1 and not bool(np.all(lines[1:] > lines[:-1])):
-        raise ValueError(f"{name} line numbers must be strictly ascending")
+def _ascending(lines: np.ndarray) -> bool:
+    return len(lines) < 2 or bool(np.all(lines[1:] > lines[:-1]))
 
 
 def _first_clear(adds: Adds, events: Events, clears: np.ndarray) -> np.ndarray:
@@ -169,19 +168,20 @@ def _first_clear(adds: Adds, events: Events, clears: np.ndarray) -> np.ndarray:
 def replay(adds: Adds, events: Events, book: bool = True) -> Lifecycle:
     """Apply every event to its order: the orders' sums, each event's order and, with
     ``book``, the book changes."""
-    _ascending("add", adds.line_no)
-    _ascending("event", events.line_no)
     na = len(adds.line_no)
     ev = np.flatnonzero(_IS_ORDER_ROLE[events.role])  # events that touch one order
     ev_line = events.line_no[ev]
     n = na + len(ev)
-    # Sources 0..na-1 are the adds, na.. the order events. Merged by line (a
-    # stable sort of two sorted runs is one merge), then a stable sort by id puts
-    # each add right before its own events (as in pitch.derive); events before
-    # any add of their id are dropped.
-    by_line = np.argsort(np.concatenate([adds.line_no, ev_line]), kind="stable")
-    line = np.concatenate([adds.line_no, ev_line])[by_line]
-    _ascending("add and event", line)
+    # Sources 0..na-1 are the adds, na.. the order events. Put in line order (when
+    # each comes sorted, a stable sort of the two runs is one merge), then a stable
+    # sort by id puts each add right before its own events (as in pitch.derive);
+    # events before any add of their id are dropped.
+    lines = np.concatenate([adds.line_no, ev_line])
+    merge = _ascending(adds.line_no) and _ascending(ev_line)
+    by_line = np.argsort(lines, kind="stable" if merge else "quicksort")
+    line = lines[by_line]
+    if not _ascending(line):
+        raise ValueError("line numbers must be unique (an add and an event, or two of either)")
     ids = np.concatenate([adds.order_id, events.order_id[ev]])[by_line]
     by_id = np.argsort(ids, kind="stable")
     src = by_line[by_id]
@@ -227,7 +227,7 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
 
     # Applied: a prefix of each group, up to the entry that ends the order and
     # before the first unit clear of its unit after its add.
-    gone = np.maximum.accumulate(np.where(r_after <= 0, k, -1))
+    gone = np.maximum.accumulate((k + 1) * (r_after <= 0)) - 1  # last entry that ended one
     applied = start.copy()
     applied[1:] |= gone[:-1] < g_pos[group[1:]]
     clears = np.flatnonzero(events.role == _CLEAR)
@@ -242,13 +242,14 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
         applied &= start | (line < clear_line[add_g][group])
     applied_e = applied & ~start
 
-    def per_add(values: np.ndarray) -> np.ndarray:
-        out = np.zeros(na, np.int64)
+    def per_add(*values: np.ndarray) -> list[np.ndarray]:
+        """Sums per add of each of ``values`` (per entry), in one pass over the groups."""
+        out = np.zeros((na, len(values)), np.int64)
         if m:
-            out[add_g] = np.add.reduceat(values.astype(np.int64, copy=False), g_pos)
-        return out
+            out[add_g] = np.add.reduceat(np.stack(values, axis=1).astype(np.int64), g_pos)
+        return list(out.T)
 
-    count = per_add(applied)  # the add and its applied events
+    count, = per_add(applied)  # the add and its applied events
     last = np.empty(na, np.int64)
     last[add_g] = g_pos
     last += count - 1
@@ -261,12 +262,13 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
     event_price = np.where(events.role == _EAP, events.price, -1).astype(np.int64)
     event_price[ev[src[fills] - na]] = p_before[fills]
     has_events = count > 1
+    executed, cancelled, added, modifies = per_add(
+        q * (fills | (applied_e & eap)),
+        (q * cancel + r_before * dele + np.maximum(diff, 0)) * applied_e,
+        np.maximum(-diff, 0) * applied_e, applied_e & mod)
     out = Lifecycle(
-        executed=per_add(q * (fills | (applied_e & eap))),
-        cancelled=per_add((q * cancel + r_before * dele + np.maximum(diff, 0)) * applied_e)
-        + r_end * cleared,
-        added=per_add(np.maximum(-diff, 0) * applied_e),
-        modifies=per_add(applied_e & mod), events=count - 1 + cleared,
+        executed=executed, cancelled=cancelled + r_end * cleared, added=added,
+        modifies=modifies, events=count - 1 + cleared,
         last_line=np.where(cleared, clear_line, np.where(has_events, line[last], -1)),
         last_time=np.where(cleared, clear_time, np.where(has_events, time[last], -1)),
         last_price=p_end, remaining=r_end * ~cleared, open=(r_end > 0) & ~cleared,
