@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -190,25 +191,64 @@ def load(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = Non
     return build(fid, symbol, adds, events)
 
 
-def build(file_id: int, symbol: str, adds: Adds, events: Events) -> SymbolBook:
+#: Rows replayed at once: a bigger symbol is replayed one order-id bucket at a time
+#: (an order and all its events share one; every bucket sees the unit clears),
+#: which bounds the engine's own memory (a few hundred bytes a row).
+BUCKET_ROWS = 1_000_000
+
+
+def build(file_id: int, symbol: str, adds: Adds, events: Events,
+          bucket_rows: int | None = None) -> SymbolBook:
     """Replay adds and events of one file; keep the book of the adds whose ``symbol`` is
     true (the others are there because they share an order id with them)."""
+    k = max(1, -(-(len(adds) + len(events)) // (bucket_rows or BUCKET_ROWS)))
+    clears = np.flatnonzero(events.role == ROLE_IDS[Role.CLEAR_UNIT])
+    a_key = (adds.order_id % np.uint64(k)).astype(np.int64)
+    e_key = (events.order_id % np.uint64(k)).astype(np.int64)
+    e_key[clears] = k  # in no bucket: added to each
+    a_order, e_order = np.argsort(a_key, kind="stable"), np.argsort(e_key, kind="stable")
+    a_cut = np.searchsorted(a_key[a_order], np.arange(k + 1))
+    e_cut = np.searchsorted(e_key[e_order], np.arange(k + 1))
+    parts = []
+    for j in range(k):  # a loop over buckets, not messages
+        ai = a_order[a_cut[j]:a_cut[j + 1]] if k > 1 else np.arange(len(adds))
+        ei = np.concatenate([e_order[e_cut[j]:e_cut[j + 1]], clears]) if k > 1 else \
+            np.arange(len(events))
+        parts.append(_own(_take(adds, ai), _take(events, ei), ai))
+    stream_line, at = np.unique(np.concatenate([p[0] for p in parts]), return_index=True)
+    stream_time = np.concatenate([p[1] for p in parts])[at]  # a clear may be in every bucket
+    ch = [np.concatenate([p[2][c] for p in parts]) for c in range(7)]
+    if k > 1:  # each bucket's rows are in (line, add) order: a stable sort merges them
+        span = len(adds) + 1
+        key_fits = (int(ch[0].max(initial=0)) + 1) * span < 1 << 63
+        order = (np.argsort(ch[0] * span + ch[2], kind="stable") if key_fits
+                 else np.lexsort((ch[2], ch[0])))
+        ch = [c[order] for c in ch]
+    line, time, _, side, price, d_shares, d_orders = ch
+    return SymbolBook(file_id, symbol, stream_line, stream_time, line, time, side, price,
+                      d_shares, d_orders)
+
+
+def _take(columns: Adds | Events, rows: np.ndarray) -> Any:
+    return type(columns)(**{k: v[rows] for k, v in columns.__dict__.items()})
+
+
+def _own(adds: Adds, events: Events, add_index: np.ndarray) -> tuple[Any, ...]:
+    """Replay one bucket: the lines and times of the symbol's own messages (its adds, the
+    events applied to its orders, the clears that cancelled one), and its book changes."""
     life = replay(adds, events)
     mine = adds.symbol.astype(bool)
-    # Its own messages: its adds, the events applied to its orders, the clears of its orders.
     applied = life.event_add >= 0
     applied[applied] = mine[life.event_add[applied]]
     cleared = np.unique(life.cleared_by[mine & (life.cleared_by >= 0)])
-    stream = np.concatenate([np.flatnonzero(mine), len(adds) + np.flatnonzero(applied),
-                             len(adds) + cleared])
-    stream_line = np.concatenate([adds.line_no, events.line_no])[stream]
-    stream_time = np.concatenate([adds.time_ns, events.time_ns])[stream]
-    order = np.argsort(stream_line)
+    line = np.concatenate([adds.line_no[mine], events.line_no[applied],
+                           events.line_no[cleared]])
+    time = np.concatenate([adds.time_ns[mine], events.time_ns[applied],
+                           events.time_ns[cleared]])
     c = life.changes
     own = c.symbol.astype(bool)
-    return SymbolBook(file_id, symbol, stream_line[order], stream_time[order], c.line_no[own],
-                      c.time_ns[own], c.side[own], c.price[own], c.d_shares[own],
-                      c.d_orders[own])
+    return line, time, (c.line_no[own], c.time_ns[own], add_index[c.add[own]], c.side[own],
+                        c.price[own], c.d_shares[own], c.d_orders[own])
 
 
 def book_at(conn: duckdb.DuckDBPyConnection, symbol: str, at_ns: int, levels: int = 10,

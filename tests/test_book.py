@@ -201,7 +201,9 @@ def binary_session(seed: int, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_binary_session_equals_the_reference(tmp_path) -> None:
+@pytest.mark.parametrize("bucket_rows", [book.BUCKET_ROWS, 700])
+def test_binary_session_equals_the_reference(tmp_path, monkeypatch, bucket_rows) -> None:
+    monkeypatch.setattr(book, "BUCKET_ROWS", bucket_rows)  # 700: replayed in buckets
     conn = store.connect(tmp_path / "bin.duckdb")
     frame = binary_session(seed=3, n=6000)
     conn.execute("INSERT INTO files (file_id, name, size, sha256, status, format) "
@@ -250,8 +252,11 @@ def check_stream(adds: Adds, events: Events) -> None:
     times = sorted({r["time_ns"] for r in rows if r["time_ns"] is not None})
     for s in range(3):
         mine = Adds(**{**adds.__dict__, "symbol": adds.symbol == s})
-        check_symbol(book.build(1, f"S{s}", mine, events), rows, f"S{s}",
-                     (-1, END) + tuple(times[:: max(1, len(times) // 6)]))
+        instants = (-1, END) + tuple(times[:: max(1, len(times) // 6)])
+        check_symbol(book.build(1, f"S{s}", mine, events), rows, f"S{s}", instants)
+        # replayed by order-id bucket (as a big symbol is): the same book
+        check_symbol(book.build(1, f"S{s}", mine, events, bucket_rows=max(50, len(rows) // 5)),
+                     rows, f"S{s}", instants)
 
 
 @pytest.mark.parametrize("seed", range(6))
