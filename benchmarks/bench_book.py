@@ -76,12 +76,13 @@ def measure(db: str, symbol: str, repeat: int, instants: int) -> dict[str, Any]:
     bbo_warm = ms(sb.bbo)[0]  # cached now: what the page pays on a rerun
     out.update(bbo_cold_ms=statistics.median(bbo_cold), bbo_rows=len(frame),
                bbo_compute_ms=first_bbo, bbo_warm_ms=bbo_warm)
+    # before the engine alone, which replays every row at once (no buckets)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     adds, events = _arrays(conn, fid, symbol)
     for _ in range(repeat):
         engine.append(ms(lambda: replay(adds, events))[0])
     out["engine_ms"] = statistics.median(engine)
     out["engine_rows"] = len(adds) + len(events)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     conn.close()
     return out
 
