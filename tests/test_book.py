@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import book_reference as ref
 from pitch import book, ingest, store
