@@ -11,8 +11,18 @@ the leaves, and the best level's shares are looked up with one
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 NONE = np.iinfo(np.int64).min
+
+
+def by_level(keys: np.ndarray) -> np.ndarray:
+    """The stable order of ``keys`` (price levels: few distinct values among many rows):
+    a radix sort of their ranks, about twice as fast as sorting the keys."""
+    ranks, levels = pd.factorize(keys, sort=True)
+    if len(levels) <= 1 << 16:
+        return np.argsort(ranks.astype(np.uint16), kind="stable")
+    return np.argsort(keys, kind="stable")
 
 
 def best_bid_offer(line: np.ndarray, time: np.ndarray, is_bid: np.ndarray, price: np.ndarray,
@@ -40,7 +50,7 @@ def _best(msg: np.ndarray, n: int, value: np.ndarray, d_sh: np.ndarray, d_or: np
           ) -> tuple[np.ndarray, np.ndarray]:
     """Per message 0..n-1, the highest ``value`` with orders on its level and its shares
     (0 and -1 when none)."""
-    order = np.argsort(value, kind="stable")  # by level, messages ascending within
+    order = by_level(value)  # by level, messages ascending within
     v, m = value[order], msg[order]
     level_start = np.r_[True, v[1:] != v[:-1]] if len(v) else np.zeros(0, bool)
     level = np.cumsum(level_start) - 1

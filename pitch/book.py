@@ -29,7 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .bbo import best_bid_offer
+from .bbo import best_bid_offer, by_level
 from .errors import PitchError
 from .layouts import BINARY, PRICE_SCALE, ROLES, Role, codes
 from .lifecycle import ORDER_ROLES, ROLE_IDS, Adds, Events, replay
@@ -120,7 +120,7 @@ class SymbolBook:
     def _levels(self) -> tuple[np.ndarray, ...]:
         """Changes sorted by (side, price, line) with running totals per level."""
         key = self.price * 2 + (self.side == ord("S"))  # one key per (side, price)
-        order = np.argsort(key, kind="stable")  # keeps line order within a level
+        order = by_level(key)  # keeps line order within a level
         k, line = key[order], self.line_no[order]
         first = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.zeros(0, int)
         rank = np.cumsum(np.r_[True, k[1:] != k[:-1]]) - 1 if len(k) else k
