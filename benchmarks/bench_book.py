@@ -63,8 +63,7 @@ def measure(db: str, symbol: str, repeat: int, instants: int) -> dict[str, Any]:
     for _ in range(repeat):
         at = rng.randint(first, last)
         cold.append(ms(lambda: book.book_at(conn, symbol, at))[0])
-        sql.append(ms(lambda: [conn.execute(q, {"f": fid, "s": symbol}).fetchnumpy()
-                               for q in (book._ADDS_SQL, book._EVENTS_SQL)])[0])
+        sql.append(ms(lambda: conn.execute(book._SQL, {"f": fid, "s": symbol}).fetchnumpy())[0])
     t, sb = ms(lambda: book.load(conn, symbol))
     out["messages"] = len(sb.stream_line)
     out["changes"] = len(sb.line_no)

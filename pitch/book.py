@@ -36,31 +36,26 @@ from .lifecycle import ORDER_ROLES, ROLE_IDS, Adds, Events, replay
 from .store import sql_list
 
 UNKNOWN_TIME = -1
-#: Role codes of the event types read (a CASE over all ~40 types cost a fifth more).
+#: Role codes of the types read (a CASE over all ~40 types cost a fifth more).
 _ROLE = "CASE type " + " ".join(f"WHEN '{c}' THEN {ROLE_IDS[ROLES[c]]}" for c in codes(
-    Role.CLEAR_UNIT, *ORDER_ROLES)) + " END"
-_IDS = f"""WITH ids AS (SELECT order_id FROM messages
-             WHERE file_id = $f AND symbol = $s AND type IN ({sql_list(codes(Role.ADD))}))"""
-_TIME_NS = f"coalesce(time_ns, {UNKNOWN_TIME}) AS time_ns"
-#: The symbol's adds and every other add of the same order ids (an id may have
-#: served another symbol first: the engine needs those to link events right).
-_ADDS_SQL = f"""{_IDS}
-SELECT line_no, {_TIME_NS}, order_id, ascii(side)::UTINYINT AS side, shares,
-       (price * {PRICE_SCALE})::BIGINT AS price, coalesce(unit, -1) AS unit,
-       symbol = $s AS mine,
+    Role.ADD, Role.CLEAR_UNIT, *ORDER_ROLES)) + " END"
+_COLUMNS = f"""SELECT line_no, coalesce(time_ns, {UNKNOWN_TIME}) AS time_ns,
+       ({_ROLE})::UTINYINT AS role, coalesce(order_id, 0) AS order_id,
+       coalesce(ascii(side), 0)::UTINYINT AS side, coalesce(shares, 0) AS shares,
+       coalesce((price * {PRICE_SCALE})::BIGINT, -1) AS price,
+       coalesce(remaining_shares, -1) AS remaining, coalesce(unit, -1) AS unit,
+       coalesce(symbol = $s, false) AS mine,
        coalesce(type IN ({sql_list(codes(Role.ADD, feed=BINARY))}) OR display = 'Y', false)
            AS displayed
-FROM messages WHERE file_id = $f AND type IN ({sql_list(codes(Role.ADD))})
-     AND order_id IN (FROM ids)"""
-_EVENT_COLUMNS = f"""SELECT line_no, {_TIME_NS}, ({_ROLE})::UTINYINT AS role,
-       coalesce(order_id, 0) AS order_id, coalesce(shares, 0) AS shares,
-       coalesce((price * {PRICE_SCALE})::BIGINT, -1) AS price,
-       coalesce(remaining_shares, -1) AS remaining, coalesce(unit, -1) AS unit
 FROM messages WHERE file_id = $f"""
-#: The events of those ids, then the unit clears (rare; an OR would cost the semi-join).
-_EVENTS_SQL = f"""{_IDS}
-{_EVENT_COLUMNS} AND type IN ({sql_list(codes(*ORDER_ROLES))}) AND order_id IN (FROM ids)"""
-_CLEARS_SQL = f"{_EVENT_COLUMNS} AND type IN ({sql_list(codes(Role.CLEAR_UNIT))})"
+#: The symbol's adds, every other add of the same order ids (an id may have served
+#: another symbol first: the engine needs those to link events right) and their
+#: events, in one scan (a second scan cost more than splitting the rows in numpy).
+_SQL = f"""WITH ids AS (SELECT order_id FROM messages
+             WHERE file_id = $f AND symbol = $s AND type IN ({sql_list(codes(Role.ADD))}))
+{_COLUMNS} AND type IN ({sql_list(codes(Role.ADD, *ORDER_ROLES))}) AND order_id IN (FROM ids)"""
+#: Unit clears (rare; an OR with the above would cost its semi-join).
+_CLEARS_SQL = f"{_COLUMNS} AND type IN ({sql_list(codes(Role.CLEAR_UNIT))})"
 
 
 _TIME = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)(?:\.(\d{1,9}))?$")
@@ -179,15 +174,18 @@ def load(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = Non
     fid = pick_file(conn, symbol, file_id)
     # Rows come in no particular order (a hash join): the engine sorts what it needs.
     params = {"f": fid, "s": symbol}
-    a = conn.execute(_ADDS_SQL, params).fetchnumpy()
-    e = conn.execute(_EVENTS_SQL, params).fetchnumpy()
-    clears = conn.execute(_CLEARS_SQL, {"f": fid}).fetchnumpy()
+    got = {k: np.asarray(v) for k, v in conn.execute(_SQL, params).fetchnumpy().items()}
+    clears = conn.execute(_CLEARS_SQL, params).fetchnumpy()
     if len(clears["line_no"]):
-        e = {k: np.concatenate([np.asarray(v), np.asarray(clears[k])]) for k, v in e.items()}
-    adds = Adds.build(line_no=a["line_no"], order_id=a["order_id"], side=a["side"],
-                      shares=a["shares"], price=a["price"], symbol=a["mine"], unit=a["unit"],
-                      time_ns=a["time_ns"], displayed=a["displayed"])
-    events = Events.build(**{k: np.asarray(v) for k, v in e.items()})
+        got = {k: np.concatenate([v, np.asarray(clears[k])]) for k, v in got.items()}
+    is_add = got["role"] == ROLE_IDS[Role.ADD]
+    a, e = ({k: got[k][mask] for k in names} for mask, names in (
+        (is_add, ("line_no", "order_id", "side", "shares", "price", "mine", "unit",
+                  "time_ns", "displayed")),
+        (~is_add, ("line_no", "order_id", "role", "shares", "price", "remaining", "unit",
+                   "time_ns"))))
+    adds = Adds.build(symbol=a.pop("mine"), **a)
+    events = Events.build(**e)
     return build(fid, symbol, adds, events)
 
 
