@@ -110,7 +110,8 @@ def test_id_reuse_links_to_the_latest_add() -> None:
 
 def test_unit_clear_cancels_the_live_orders_of_its_unit_only() -> None:
     adds, events = stream((1, "add", 1, B, 100, 500, 3, True), (2, "add", 2, S, 50, 510, 4, True),
-                          (3, "add", 3, S, 60, 520, 3, False), (4, Role.CLEAR_UNIT, 0, 0, -1, -1, 3),
+                          (3, "add", 3, S, 60, 520, 3, False),
+                          (4, Role.CLEAR_UNIT, 0, 0, -1, -1, 3),
                           (5, Role.CANCEL, 1, 10), (6, "add", 1, B, 10, 500, 3, True))
     life = replay(adds, events)
     assert_same(life, ref.replay(adds, events))
@@ -227,7 +228,8 @@ def random_stream(seed: int, n: int) -> tuple[Adds, Events]:
                       symbol=rng.integers(0, 3, a.sum()), unit=rng.integers(0, 4, a.sum()),
                       time_ns=time[a], displayed=rng.random(a.sum()) < 0.9)
     events = Events.build(line_no=line[e], order_id=ids[e], role=role[e],
-                          shares=rng.integers(0, 300, e.sum()), price=rng.integers(990, 1010, e.sum()),
+                          shares=rng.integers(0, 300, e.sum()),
+                          price=rng.integers(990, 1010, e.sum()),
                           remaining=rng.integers(0, 300, e.sum()), unit=rng.integers(0, 4, e.sum()),
                           time_ns=time[e])
     return adds, events
