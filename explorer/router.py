@@ -45,6 +45,7 @@ pages = st.navigation({
         st.Page(ui.PAGES["messages"], title="Messages", icon=":material/list:"),
         st.Page(ui.PAGES["orders"], title="Orders", icon=":material/receipt_long:"),
         st.Page(ui.PAGES["symbols"], title="Symbols", icon=":material/finance:"),
+        st.Page(ui.PAGES["book"], title="Book", icon=":material/stacked_bar_chart:"),
     ],
     "Data": [
         st.Page(ui.PAGES["ingest"], title="Ingest", icon=":material/upload_file:"),

@@ -98,3 +98,6 @@ with lifecycle_slot.container(border=True):
         with b3:
             ui.link("symbols", links.symbol(order["symbol"]), f"Symbol {order['symbol']}",
                     ":material/finance:")
+        st.page_link(ui.PAGES["book"], label=f"Order book of {order['symbol']}",
+                     icon=":material/stacked_bar_chart:",
+                     query_params={"symbol": order["symbol"]})

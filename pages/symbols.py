@@ -51,6 +51,8 @@ with right:
                 help=f"{s['buy_orders']:,} buy, {s['sell_orders']:,} sell")
     st.caption(f"{s['buy_orders']:,} buy and {s['sell_orders']:,} sell orders; VWAP over "
                "unbroken executions and trades.")
+    st.page_link(ui.PAGES["book"], label=f"Order book of {symbol}",
+                 icon=":material/stacked_bar_chart:", query_params={"symbol": symbol})
 
 st.subheader(f"{symbol}: trades over time")
 trades, cut = q(queries.symbol_trades, symbol, TRADE_POINTS)

@@ -263,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "or data/inbox)")
     p.add_argument("--polling", action="store_true",
                    help="poll instead of file-system events (Docker bind mounts, network drives)")
+    from .cli_book import register as register_book  # here: cli_book imports this module
+    register_book(sub, common, shown)
     return parser
 
 

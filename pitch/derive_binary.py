@@ -140,7 +140,8 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
             role=events.column("role").to_numpy(), shares=_ints(events.column("shares"), 0),
             price=_ticks(events.column("price")),
             remaining=_ints(events.column("remaining_shares")),
-            unit=_ints(events.column("unit")), time_ns=_ints(events.column("time_ns"))))
+            unit=_ints(events.column("unit")), time_ns=_ints(events.column("time_ns"))),
+        book=False)  # orders need no book changes
     orders = adds
     for name, values in (("executed", got.executed), ("cancelled", got.cancelled),
                          ("last_time", got.last_time), ("events", got.events),

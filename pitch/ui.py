@@ -26,7 +26,7 @@ from .runtime import (connection, load_sample, load_sample_if_empty, q, refresh,
 #: The page scripts, by short name. Absolute paths: Streamlit resolves a relative
 #: page path against the main script, explorer/router.py, which has no pages/ beside it.
 PAGES = {name: str(settings.ROOT / "pages" / f"{name}.py")
-         for name in ("overview", "messages", "orders", "symbols", "ingest", "sql")}
+         for name in ("overview", "messages", "orders", "symbols", "book", "ingest", "sql")}
 EMPTY_HINT = ("No data yet: upload a PITCH file on the **Ingest** page or drop one into "
               "`{inbox}/`.")
 #: Rows a SQL page CSV export may hold (the on-screen row limit is separate).

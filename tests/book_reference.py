@@ -175,8 +175,10 @@ def _displayed(row: dict) -> bool:
     return row["type"].startswith("0x") or row["display"] == "Y"
 
 
-def stream(rows: Iterable[dict], symbol: str) -> Iterator[tuple[int | None, int | None, dict]]:
-    """Replay a file's messages (dicts in line order) and follow one symbol's book.
+def stream(rows: Iterable[dict], symbol: str | None
+           ) -> Iterator[tuple[int | None, int | None, dict]]:
+    """Replay a file's messages (dicts in line order) and follow one symbol's book
+    (``symbol`` None: every symbol's, summed by side and price).
 
     Yields (line, time, book) for each message of the symbol's own stream (its
     adds, the events applied to its orders, the unit clears that cancel one of
@@ -191,14 +193,15 @@ def stream(rows: Iterable[dict], symbol: str) -> Iterator[tuple[int | None, int 
             unit = row["unit"] if row["unit"] is not None else -1
             o = Order(len(r.orders), row["symbol"], ord(row["side"]), _ticks(row["price"]),
                       unit, _displayed(row), row["shares"])
-            mine = o.symbol == symbol
+            mine = symbol in (None, o.symbol)
         elif role is Role.CLEAR_UNIT:
-            mine = any(o.symbol == symbol and o.unit == row["unit"] for o in r.live.values())
+            mine = any(symbol in (None, o.symbol) and o.unit == row["unit"]
+                       for o in r.live.values())
         elif role in ORDER_ROLES:
             o = r.target(row["order_id"])
             if o is None:
                 continue
-            mine = o.symbol == symbol
+            mine = symbol in (None, o.symbol)
         else:
             continue
         if mine:
@@ -214,7 +217,7 @@ def stream(rows: Iterable[dict], symbol: str) -> Iterator[tuple[int | None, int 
                     remaining if remaining is not None else -1)
         for _, _, index, price, d_sh, d_or in r.changes[before:]:
             changed = r.orders[index]
-            if changed.symbol == symbol:
+            if symbol in (None, changed.symbol):
                 level = book.setdefault(("B" if changed.side == ord("B") else "S", price),
                                         [0, 0])
                 level[0] += d_sh

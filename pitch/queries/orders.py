@@ -114,7 +114,7 @@ def _replayed(rows: pd.DataFrame) -> pd.DataFrame:
             role=[lifecycle.role_of(t) for t in ev.type], shares=ev.shares.fillna(0),
             price=[ticks(p) for p in ev.price],
             remaining=ev.remaining_shares.fillna(-1).astype("int64"),
-            unit=ev.unit.fillna(-1).astype("int64")))
+            unit=ev.unit.fillna(-1).astype("int64")), book=False)
 
     # Only what the engine applies is the order's: not a unit clear after it was gone.
     whole = replay(events)
