@@ -18,6 +18,7 @@ from . import fmt, ids, queries, sandbox
 from . import settings as pitch_settings
 from .api import connection, cursor, settings
 from .api_errors import BadParameter, NotFound
+from .errors import PitchError
 from .api_params import Paging, message_filter, message_sort, order_filter, order_sort, paging
 from .api_queries import (FILES_EXPORT, all_reject_count, all_rejects_export, all_rejects_page,
                           file_row, files_table, messages_export, orders_export, rejects_export,
@@ -104,6 +105,48 @@ def gaps(request: Request, file: int | None = Query(None, description="only this
             raise NotFound(f"no file {file}")
         frame = queries.gaps(cur, file)
     return tables.frame(frame, format, "gaps", total=len(frame))
+
+
+@router.get("/book/{symbol}", tags=["book"])
+def order_book(request: Request, symbol: str = Path(description="e.g. AAPL"),
+               at: str | None = Query(None, description="HH:MM:SS[.fraction]; none: the end"),
+               levels: int = Query(10, ge=1, le=10_000, description="levels a side"),
+               file: int | None = Query(None, description="file_id; default the newest "
+                                                          "that holds the symbol"),
+               format: Format = FORMAT) -> Response:  # noqa: A002
+    """A symbol's book at an instant: bids best first, then asks (``python -m pitch book``)."""
+    return _book(request, symbol, file, format, at=at, levels=levels)
+
+
+@router.get("/bbo/{symbol}", tags=["book"])
+def best_bid_offer(request: Request, symbol: str = Path(description="e.g. AAPL"),
+                   file: int | None = Query(None, description="file_id; default the newest "
+                                                              "that holds the symbol"),
+                   format: Format = FORMAT) -> Response:  # noqa: A002
+    """Each message that changed the best bid or offer (``python -m pitch bbo``)."""
+    return _book(request, symbol, file, format)
+
+
+def _book(request: Request, symbol: str, file: int | None, form: Format, *,
+          at: str | None = None, levels: int | None = None) -> Response:
+    from . import book
+
+    try:
+        at_ns = None if at is None else book.parse_time(at)
+    except ValueError as exc:
+        raise BadParameter(f"at: {exc}") from None
+    with cursor(request) as cur:
+        try:
+            loaded = book.load(cur, symbol, file)
+        except PitchError as exc:  # an unknown symbol or file
+            raise NotFound(str(exc)) from None
+    frame = book.exact(loaded.levels_at(at_ns, levels) if levels else loaded.bbo())
+    if form == "csv":
+        return Response(book.to_csv(frame if levels else loaded.bbo()),
+                        media_type="text/csv", headers={"Content-Disposition":
+                        f'attachment; filename="{"book" if levels else "bbo"}-{symbol}.csv"'})
+    return tables.frame(frame, form, f"{'book' if levels else 'bbo'}-{symbol}",
+                        symbol=symbol, file_id=loaded.file_id)
 
 
 @router.get("/rejects", tags=["files"])

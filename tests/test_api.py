@@ -409,7 +409,7 @@ def test_openapi_lists_every_route(world) -> None:
     assert set(spec["paths"]) == {
         "/health", "/counts", "/top-symbols", "/files", "/files/{file_id}",
         "/files/{file_id}/rejects", "/rejects", "/messages", "/orders", "/orders/{order_id}",
-        "/symbols/{symbol}/trades", "/query", "/gaps"}
+        "/symbols/{symbol}/trades", "/query", "/gaps", "/book/{symbol}", "/bbo/{symbol}"}
     assert set(spec["paths"]["/files"]) == {"get", "post"}
     assert set(spec["paths"]["/files/{file_id}"]) == {"get", "delete"}
 
@@ -642,3 +642,18 @@ def test_gaps_of_text_files_are_none_and_an_unknown_file_is_404(world) -> None:
     assert get(world.url, "/gaps", file=99).status == 404
     assert ok(get(world.url, "/gaps", format="csv")).body == \
         b"file_id,unit,expected_sequence,received_sequence,missing\n"
+
+
+def test_book_and_bbo_answer_as_the_commands_do(world) -> None:
+    from pitch import book
+
+    want = book.exact(book.book_at(world.ref, "SPY", book.parse_time("12:00:00"), 5))
+    got = ok(get(world.url, "/book/SPY", at="12:00:00", levels=5)).json
+    assert [[r["side"], r["shares"], r["orders"]] for r in got["rows"]] == \
+        want[["side", "shares", "orders"]].values.tolist()
+    assert [str(r["price"]) for r in got["rows"]] == [str(p) for p in want["price"]]
+    csv = ok(get(world.url, "/bbo/SPY", format="csv")).body
+    assert csv == book.to_csv(book.bbo(world.ref, "SPY"))
+    assert csv.startswith(b"line_no,time_ns,bid_price,bid_shares,ask_price,ask_shares\n")
+    assert get(world.url, "/book/NOPE").status == 404
+    assert get(world.url, "/book/SPY", at="25:00").status == 422
