@@ -61,6 +61,12 @@ _CLEARS_SQL = f"{_COLUMNS} AND type IN ({sql_list(codes(Role.CLEAR_UNIT))})"
 _TIME = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)(?:\.(\d{1,9}))?$")
 
 
+def format_time(ns: int) -> str:
+    """``HH:MM:SS.fffffffff`` of nanoseconds since midnight: :func:`parse_time` reads it back."""
+    s, frac = divmod(int(ns), 10**9)
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{frac:09d}"
+
+
 def parse_time(text: str) -> int:
     """Nanoseconds since midnight of ``HH:MM:SS[.fraction]`` (up to 9 fraction digits)."""
     match = _TIME.match(text.strip())

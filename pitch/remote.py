@@ -37,7 +37,8 @@ from .errors import PitchError
 RECORD_SUFFIX = ".app.json"
 API_PATH = "/api/v1"
 #: The commands that go through a running app's API.
-COMMANDS = frozenset({"counts", "top-symbols", "query", "files", "rejects", "ingest"})
+COMMANDS = frozenset({"counts", "top-symbols", "query", "files", "rejects", "ingest", "book",
+                      "bbo"})
 HEALTH_TIMEOUT = 3.0  # seconds for the liveness check
 MB = 1024 * 1024
 
@@ -174,6 +175,15 @@ class Client:
                 rows += batch.num_rows
             table = pa.Table.from_batches(batches, reader.schema)
             return (table if max_rows is None else table.slice(0, max_rows)), response.headers
+
+    def csv(self, path: str, **params: Any) -> bytes:
+        """``GET path?format=csv``: the CSV bytes."""
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None},
+                                       doseq=True)
+        request = urllib.request.Request(f"{self.app.url}{path}?format=csv&{query}",
+                                         headers=_auth())
+        with self._open(request) as response:
+            return response.read()
 
     def frame(self, path: str, max_rows: int | None = None, **params: Any) -> pd.DataFrame:
         """A table as the local command's ``.df()`` makes it (DuckDB converts it the same way)."""

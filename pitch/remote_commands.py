@@ -8,10 +8,16 @@ error lines); tests/test_remote.py compares the two byte for byte.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
+import urllib.parse
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 
 from . import queries, settings
 from .cli import _files_in, write_frame
@@ -98,8 +104,36 @@ def _ingest(client: Client, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _book_frame(data: bytes) -> pd.DataFrame:
+    """A book or BBO CSV (:func:`pitch.book.to_csv`) back into the frame the command writes:
+    prices exact Decimals, counts integers, empty fields None (as :func:`book.exact`)."""
+    rows = list(csv.reader(io.StringIO(data.decode())))
+    def cell(column: str, text: str) -> Any:
+        if text == "":
+            return None
+        if column.endswith("price"):
+            return Decimal(text)
+        return text if column == "side" else int(text)
+    return pd.DataFrame([[cell(c, v) for c, v in zip(rows[0], row)] for row in rows[1:]],
+                        columns=rows[0], dtype=object)
+
+
+def _book(client: Client, args: argparse.Namespace) -> int:
+    from . import book
+    data = client.csv(f"/book/{urllib.parse.quote(args.symbol, safe='')}",
+                      at=book.format_time(args.at), levels=args.levels, file=args.file)
+    write_frame(_book_frame(data), args.format, sys.stdout)
+    return 0
+
+
+def _bbo(client: Client, args: argparse.Namespace) -> int:
+    data = client.csv(f"/bbo/{urllib.parse.quote(args.symbol, safe='')}", file=args.file)
+    write_frame(_book_frame(data), args.format, sys.stdout)
+    return 0
+
+
 COMMANDS = {"counts": _counts, "top-symbols": _top_symbols, "query": _query, "files": _files,
-            "rejects": _rejects, "ingest": _ingest}
+            "rejects": _rejects, "ingest": _ingest, "book": _book, "bbo": _bbo}
 
 
 def run(client: Client, args: argparse.Namespace) -> int:

@@ -49,6 +49,10 @@ COMMANDS: list[tuple[list[str], str | None]] = [
     (["query", "DROP TABLE files"], None), (["query", "SELECT * FROM nowhere"], None),
     (["query", "SELECT 1; SELECT 2"], None),
     (["ingest", str(SHARED_SAMPLE)], None),  # already there: no timing in its line
+    *[(["book", "SH", "--at", "08:01:00.5", "--levels", "3", *f], None)
+      for f in ([], ["--format", "csv"], ["--format", "json"])],
+    (["book", "SH", "--at", "08:00:00"], None), (["book", "NOPE", "--at", "08:00"], None),
+    *[(["bbo", "SH", *f], None) for f in ([], ["--format", "csv"])],
 ]
 
 
@@ -110,7 +114,8 @@ def test_the_cli_beside_the_app_prints_what_it_prints_alone(env) -> None:
     alone = [run_cli(argv, stdin) for argv, stdin in COMMANDS]
     for (argv, _), got, want in zip(COMMANDS, through_app, alone):
         assert got == want, argv
-    assert "already ingested as file 1" in through_app[-1][1]
+    assert "already ingested as file 1" in through_app[COMMANDS.index(
+        (["ingest", str(SHARED_SAMPLE)], None))][1]
     assert "note: only the first 3 rows are shown" in through_app[COMMANDS.index(
         (["query", "SELECT * FROM messages ORDER BY file_id, line_no", "--row-limit", "3"],
          None))][2]
