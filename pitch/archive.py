@@ -21,9 +21,11 @@ BIGINT rather than the database's INTEGER sequence number). Every query of
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,7 @@ import pyarrow as pa
 
 from . import settings, store
 from .file_tables import (ARCHIVE_TABLES, ArchiveError, db_columns, file_key, order_by,
-                          select_list, session_date)
+                          parse_date, select_list, session_date)
 
 #: Rows per Parquet row group: about 10-20 MB of messages compressed, large
 #: enough for scans, small enough that time-sorted row groups prune by time.
@@ -170,6 +172,48 @@ def replace_file(root: Path, staging: Path, file: int, written: dict[str, str]) 
         target.parent.mkdir(parents=True, exist_ok=True)
         (staging / partition(table, date, file)).rename(target)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+# -- the command line's part (pitch.cli wires these in) -------------------------------------
+
+ARCHIVE_HELP = ("read this Parquet archive (written by `export` or `python -m pitch.spark`) "
+                "instead of the database")
+
+
+def option_parser() -> argparse.ArgumentParser:
+    """The ``--archive DIR`` option, as a parent parser for the reading commands."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--archive", metavar="DIR", default=None, help=ARCHIVE_HELP)
+    return parser
+
+
+def date_arg(text: str) -> str:
+    """argparse type of ``--date``: a usage error (exit 2) when it is not a date."""
+    try:
+        return parse_date(text)
+    except ArchiveError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--date {text!r}: ")) from None
+
+
+def add_export_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``export DIR [--date D]``, added with the CLI's own ``command`` helper."""
+    p = command("export", cmd_export, "write the database as a Parquet archive (see README: "
+                "Scale out)")
+    p.add_argument("dir", metavar="DIR", help="the archive folder (a file already there is "
+                                               "replaced, never doubled)")
+    p.add_argument("--date", type=date_arg, default=None, metavar="YYYY-MM-DD",
+                   help="session date of every file (default: a date in its name, else unknown)")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``python -m pitch export DIR``: one line per file, then the totals."""
+    started = time.perf_counter()
+    done = export(args.db, args.dir, date=args.date,
+                  report=lambda item: print(item.summary(), flush=True))
+    seconds = time.perf_counter() - started
+    messages = sum(item.rows["messages"] for item in done)
+    print(f"{args.dir}: {len(done):,} files, {messages:,} messages in {seconds:.2f} s")
+    return 0
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -141,6 +141,10 @@ class Settings:
 
     db: Path = _setting(Path("data") / "pitch.duckdb", "database file", env="PITCH_DB",
                         parse=_path, also="`--db PATH`")
+    archive: Path | None = _setting(
+        None, "app: open this Parquet archive read-only instead of the database",
+        env="PITCH_ARCHIVE", parse=_path, shown="none (the database)",
+        also="`--archive DIR` on counts, top-symbols, query, files")
     inbox: Path = _setting(Path("data") / "inbox", "watched folder", env="PITCH_INBOX",
                            parse=_path, also="`python -m pitch watch DIR`")
     sql_row_limit: int = _setting(10_000, "SQL: rows shown (the row limit's default)",

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from . import archive as pitch_archive
 from . import fmt, queries, settings, store
 from .errors import IngestError, PitchError
 
@@ -49,14 +50,15 @@ def connection() -> duckdb.DuckDBPyConnection:
     using this connection, while DuckDB refuses a second one in the process.
     When ``$PITCH_DB`` changes (tests) the old file is closed first.
     """
-    path = str(store.db_path().resolve())
+    archive = settings.current().archive  # PITCH_ARCHIVE: a Parquet archive, read-only
+    path = str((archive or store.db_path()).resolve())
     with _conn_lock:
         conn = _open.get(path)
         if conn is None:
             for old in _open.values():
                 old.close()
             _open.clear()
-            conn = _open[path] = store.connect(path)
+            conn = _open[path] = pitch_archive.connect(path) if archive else store.connect(path)
         return conn
 
 
@@ -102,7 +104,7 @@ def load_sample_if_empty() -> str | None:
     Returns a message for the person, or None when nothing was done. Skipped
     with ``PITCH_NO_SAMPLE=1``.
     """
-    if os.environ.get("PITCH_NO_SAMPLE") == "1":
+    if os.environ.get("PITCH_NO_SAMPLE") == "1" or settings.current().archive:
         return None
     cur = cursor()
     try:
@@ -136,8 +138,8 @@ def watcher() -> Any:
 
     pitch.watch keeps the one instance and stops it at exit.
     """
-    if os.environ.get("PITCH_NO_WATCH") == "1":
-        return None
+    if os.environ.get("PITCH_NO_WATCH") == "1" or settings.current().archive:
+        return None  # an archive is read-only: nothing to ingest into
     from . import watch
 
     return watch.app_watcher(connection())
@@ -327,7 +329,8 @@ def sidebar(message: str | None) -> None:
     version = data_version()
     with st.sidebar:
         totals = _cached(queries.totals.__name__, version, (), ())
-        st.caption(f"Database `{store.db_path()}`")
+        archive = settings.current().archive
+        st.caption(f"Archive `{archive}` (read-only)" if archive else f"Database `{store.db_path()}`")
         st.markdown("  \n".join(f"**{fmt.count(totals[k])}** {fmt.plural(totals[k], k[:-1])}"
                                  for k in ("messages", "files", "rejects")))
         if message:
