@@ -191,6 +191,9 @@ def session(master: str | None) -> Any:
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
+    # PySpark 4.3 warns about pandas 3 on import; the job does not use pandas.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
+                            FutureWarning)
     master = master or SparkConf().get("spark.master", "local[*]")
     if master.startswith("local"):  # the workers are this machine's: use this Python
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -210,9 +213,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from pyspark.sql import SparkSession
 
-    # PySpark 4.3 warns about pandas 3 on import; the job does not use pandas.
-    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
-                            FutureWarning)
     started = time.perf_counter()
     owned = SparkSession.getActiveSession() is None
     spark = session(args.master)
