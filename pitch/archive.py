@@ -2,14 +2,15 @@
 
 Layout (the same whether ``pitch export`` or the Spark job wrote it)::
 
-    DIR/<table>/date=<YYYY-MM-DD|unknown>/file=<key>/part-*.parquet
+    DIR/<table>/date=<YYYY-MM-DD|unknown>/file=<key>/part-0.parquet
 
 for every table of :data:`~pitch.file_tables.ARCHIVE_TABLES`. ``key`` comes
 from the file's content (:func:`~pitch.file_tables.file_key`), so a file
 lands in the same folder from any machine, and writing it again replaces that
 folder (and any folder of the same key under another date): never twice.
 Rows are sorted by time within a file (:data:`~pitch.file_tables.SORT_KEYS`),
-zstd-compressed, in row groups of :data:`ROW_GROUP_ROWS`.
+zstd-compressed, in row groups of :data:`ROW_GROUP_ROWS` rows; both writers
+share :mod:`pitch.archive_write`.
 
 :func:`connect` opens an archive for reading: an in-memory DuckDB database
 whose ``messages``, ``orders``, ``executions``, ``rejects``, ``gaps`` and
@@ -22,28 +23,22 @@ BIGINT rather than the database's INTEGER sequence number). Every query of
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import duckdb
 import pyarrow as pa
 
-from . import settings, store
-from .file_tables import (ARCHIVE_TABLES, ArchiveError, db_columns, file_key, order_by,
-                          parse_date, select_list, session_date)
+from . import archive_write, settings, store
+from .archive_write import ROW_GROUP_ROWS, STAGING  # noqa: F401  (part of this API)
+from .file_tables import (ARCHIVE_TABLES, ArchiveError, db_columns, file_key, parse_date,
+                          session_date, table_batches)
 
-#: Rows per Parquet row group: about 10-20 MB of messages compressed, large
-#: enough for scans, small enough that time-sorted row groups prune by time.
-ROW_GROUP_ROWS = 1_000_000
-#: Where a writer stages a file's folders before moving them into place (the
-#: readers' globs never look there).
-STAGING = ".staging"
 #: Glob of one table's data files under the archive root (hidden files, Spark's
 #: .crc and _SUCCESS, and staging folders never match).
 DATA_GLOB = "{table}/date=*/file=*/*.parquet"
@@ -74,104 +69,47 @@ def export(db: str | os.PathLike | None, out: str | os.PathLike, *, date: str | 
            report: Callable[[Exported], None] | None = None) -> list[Exported]:
     """Write every file of the database ``db`` into the archive at ``out``.
 
-    The database is opened read-only by this call (close your own connection
-    to it first: DuckDB refuses a second one with other settings in one
-    process), with file access allowed only under ``out``. Each file is
-    written to a staging folder, then moved into place, replacing what the
-    archive held for it. ``date`` overrides the session date of every file.
+    The database is opened read-only and locked down as always
+    (:func:`pitch.store.connect`): Python reads Arrow batches from it and
+    writes the Parquet files (:mod:`pitch.archive_write`), files in parallel
+    (one per core, each on its own cursor). Each file is staged, then moved
+    into place, replacing what the archive held for it. ``date`` overrides
+    the session date of every file.
     """
-    root = Path(out).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / STAGING / uuid.uuid4().hex
-    staging.mkdir(parents=True)
+    fs, root = archive_write.filesystem(str(out))
+    fs.create_dir(root, recursive=True)
+    staging = f"{root}/{archive_write.STAGING}/{uuid.uuid4().hex}"
     store.connect(db).close()  # creates or migrates the schema; says so when the file is busy
-    conn = _writer(store.db_path(db), staging)
-    done: list[Exported] = []
+    conn = store.connect(db, read_only=True)
     try:
-        counts = {t: dict(conn.sql(f"SELECT file_id, count(*) FROM {t} GROUP BY 1").fetchall())
-                  for t in ARCHIVE_TABLES}
-        for file_id, name, sha in conn.sql(
-                "SELECT file_id, name, sha256 FROM files ORDER BY file_id").fetchall():
-            item = Exported(name, session_date(name, date), file_key(sha),
-                            {t: counts[t].get(file_id, 0) for t in ARCHIVE_TABLES})
-            _export_file(conn, staging, root, file_id, item)
-            done.append(item)
-            if report:
-                report(item)
+        files = conn.sql("SELECT file_id, name, sha256 FROM files ORDER BY file_id").fetchall()
+        workers = max(1, min(len(files), settings.current().threads or os.cpu_count() or 1))
+        with ThreadPoolExecutor(workers, thread_name_prefix="pitch-export") as pool:
+            futures = [pool.submit(_export_file, conn, fs, root, staging, file_id, name,
+                                   session_date(name, date), file_key(sha))
+                       for file_id, name, sha in files]
+            done = []
+            for future in futures:  # in file order, as each one is in place
+                done.append(future.result())
+                if report:
+                    report(done[-1])
     finally:
         conn.close()
-        shutil.rmtree(staging, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            staging.parent.rmdir()  # only when no other export is staging there
+        archive_write.remove_staging(fs, root, staging)
     return done
 
 
-def _writer(db: Path, staging: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to ``db`` that may write files under ``staging`` only."""
+def _export_file(conn: duckdb.DuckDBPyConnection, fs: Any, root: str, staging: str,
+                 file_id: int, name: str, date: str, key: int) -> Exported:
+    cur = conn.cursor()
     try:
-        conn = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as exc:
-        raise ArchiveError(f"cannot open database {db}: {str(exc).splitlines()[0]}") from None
-    conn.execute("SET enable_progress_bar = false")
-    _limits(conn)
-    conn.execute("SET allowed_directories = ?", [[f"{staging}/"]])
-    _lock(conn)
-    return conn
-
-
-def _limits(conn: duckdb.DuckDBPyConnection) -> None:
-    current = settings.current()
-    if current.threads:
-        conn.execute(f"SET threads = {int(current.threads)}")
-    conn.execute("SET memory_limit = ?", [current.memory_limit])
-
-
-def _lock(conn: duckdb.DuckDBPyConnection) -> None:
-    for statement in ("SET enable_external_access = false",
-                      "SET autoinstall_known_extensions = false",
-                      "SET autoload_known_extensions = false", "SET lock_configuration = true"):
-        conn.execute(statement)
-
-
-def partition(table: str, date: str, file: int) -> str:
-    """A file's folder of ``table``, relative to the archive root."""
-    return f"{table}/date={date}/file={file}"
-
-
-def _export_file(conn: duckdb.DuckDBPyConnection, staging: Path, root: Path, file_id: int,
-                 item: Exported) -> None:
-    for table in ARCHIVE_TABLES:
-        if not item.rows[table]:
-            continue  # like Spark: no folder for a table without rows
-        folder = staging / partition(table, item.date, item.file)
-        folder.mkdir(parents=True)
-        # file_id is the database's integer: safe to inline (COPY takes no parameters).
-        conn.execute(
-            f"COPY (SELECT {select_list(table)} FROM {table} WHERE file_id = {int(file_id)} "
-            f"{order_by(table)}) TO '{folder / 'part-0.parquet'}' "
-            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
-    replace_file(root, staging, item.file,
-                 {t: item.date for t in ARCHIVE_TABLES if item.rows[t]})
-
-
-def replace_file(root: Path, staging: Path, file: int, written: dict[str, str]) -> None:
-    """Make the archive hold exactly what ``staging`` has for ``file``.
-
-    ``written``: table -> date of the folders staged for this file. Every
-    folder of this key in the archive goes first (another date, a table that
-    now has no rows), then the staged ones move in. A reader in between may
-    miss the file for a moment; it never sees it twice.
-    """
-    trash = staging / f"old-{file}"
-    for table in ARCHIVE_TABLES:
-        for old in (root / table).glob(f"date=*/file={file}"):
-            trash.mkdir(parents=True, exist_ok=True)
-            old.rename(trash / f"{table}-{old.parent.name}")
-    for table, date in written.items():
-        target = root / partition(table, date, file)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (staging / partition(table, date, file)).rename(target)
-    shutil.rmtree(trash, ignore_errors=True)
+        rows = archive_write.write_file(
+            fs, staging, date, key,
+            {t: table_batches(cur, t, file_id) for t in ARCHIVE_TABLES})
+    finally:
+        cur.close()
+    archive_write.commit(fs, root, staging, date, key, rows)
+    return Exported(name, date, key, {t: rows.get(t, 0) for t in ARCHIVE_TABLES})
 
 
 # -- the command line's part (pitch.cli wires these in) -------------------------------------
@@ -217,6 +155,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # -- reading --------------------------------------------------------------------------------
+
+def _limits(conn: duckdb.DuckDBPyConnection) -> None:
+    current = settings.current()
+    if current.threads:
+        conn.execute(f"SET threads = {int(current.threads)}")
+    conn.execute("SET memory_limit = ?", [current.memory_limit])
+
+
+def _lock(conn: duckdb.DuckDBPyConnection) -> None:
+    for statement in ("SET enable_external_access = false",
+                      "SET autoinstall_known_extensions = false",
+                      "SET autoload_known_extensions = false", "SET lock_configuration = true"):
+        conn.execute(statement)
+
 
 def connect(root: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """Open the archive at ``root`` read-only, as views with the database's names and columns.

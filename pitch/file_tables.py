@@ -32,7 +32,7 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 import pyarrow as pa
 
@@ -157,19 +157,29 @@ class Decoded:
 
     def batches(self, table: str, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """The file's rows of ``table``, sorted (:data:`SORT_KEYS`), in the archive schema."""
-        schema = archive_schema(table)
         if self._conn is None:  # a failed file: its files row and nothing else
             if table == "files" and self._files_row is not None:
                 yield from self._files_row.to_batches()
             return
-        rel = self._conn.sql(f"SELECT {select_list(table)} FROM {table} {order_by(table)}")
-        reader = rel.to_arrow_reader(batch_size=rows)
-        try:
-            for batch in reader:
-                if batch.num_rows:
-                    yield batch.cast(schema)
-        finally:
-            reader.close()
+        yield from table_batches(self._conn, table, rows=rows)
+
+
+def table_batches(conn: Any, table: str, file_id: int | None = None,
+                  rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """One file's rows of ``table`` from a database, sorted, in the archive schema.
+
+    ``file_id``: the file, in a database of many (None: the only one).
+    """
+    where = "" if file_id is None else f"WHERE file_id = {int(file_id)}"
+    reader = conn.sql(f"SELECT {select_list(table)} FROM {table} {where} {order_by(table)}"
+                      ).to_arrow_reader(batch_size=rows)
+    schema = archive_schema(table)
+    try:
+        for batch in reader:
+            if batch.num_rows:
+                yield batch.cast(schema)
+    finally:
+        reader.close()
 
 
 @contextlib.contextmanager

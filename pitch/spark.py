@@ -1,30 +1,37 @@
 """``python -m pitch.spark INPUT... --out DIR``: decode PITCH files on a Spark cluster into the archive.
 
 Also runs as ``spark-submit pitch/spark.py INPUT... --out DIR``. The driver
-only lists inputs and writes outputs: Spark's ``binaryFile`` source lists the
-inputs (local paths, ``hdfs://``, ``s3a://``: any file system Spark reads)
-and hands each file, whole, to one task; the task decodes it with the same
-``bytes -> tables`` function as everywhere else (:mod:`pitch.spark_job`,
-:mod:`pitch.file_tables`), deriving orders and executions there; Spark
-writes each table with ``partitionBy("date", "file")`` and dynamic partition
-overwrite, so a rerun replaces a file's folders. The layout is
-:mod:`pitch.archive`'s. A file that fails is a ``files`` row whose status is
-``failed: <reason>``; the other files land. Exit code 1 when any file failed.
+lists the inputs and commits the outputs; the executors do the work. Spark's
+``binaryFile`` source lists the inputs (local paths, ``hdfs://``, ``s3a://``:
+any file system Spark reads) and hands each file, whole, to one task; the
+task decodes it with the same ``bytes -> tables`` function as everywhere else
+(:mod:`pitch.file_tables`), deriving orders and executions there, and writes
+its archive files into this run's staging folder (:mod:`pitch.spark_job`).
+The driver then moves each file's folders into place, replacing what the
+archive held for that file's key (:func:`pitch.archive_write.commit`): a
+rerun replaces, never doubles. The layout is :mod:`pitch.archive`'s, and the
+files are the ones ``pitch export`` writes. A file that fails is a ``files``
+row whose status is ``failed: <reason>``; the other files land. The same
+content twice (a file and its .gz) lands once. Exit code 1 when a file failed.
 
-Limits: Spark reads a file whole into one value, so one input file may be at
-most 2 GB (compress larger ones: ``.gz`` is decoded on the executor). The
-executors need Python with this project's requirements; the ``pitch``
-package itself is shipped by the job (``addPyFile``).
+Limits: Spark reads an input file whole into one value, so one file may be at
+most 2 GB (gzip larger ones: a .gz is decoded on the executor). The archive
+is written through pyarrow's file systems (:func:`pitch.archive_write.filesystem`:
+local or shared paths, HDFS, S3, GCS), which the driver and every executor
+must reach at the same address. The executors need Python with this
+project's requirements; the ``pitch`` package itself is shipped by the job.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -34,17 +41,11 @@ from typing import Any, Sequence
 if __package__ in (None, ""):  # spark-submit pitch/spark.py: make `pitch` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pitch import spark_job  # noqa: E402  (absolute: also right under spark-submit)
-from pitch.file_tables import ARCHIVE_TABLES, SORT_KEYS, ArchiveError, parse_date  # noqa: E402
+from pitch import archive_write, spark_job  # noqa: E402  (absolute: also under spark-submit)
+from pitch.file_tables import ArchiveError, parse_date  # noqa: E402
 
 #: SQL settings the job sets on its session (also on one it did not create).
 SQL_CONF = {
-    # A rerun replaces only the (date, file) folders it writes.
-    "spark.sql.sources.partitionOverwriteMode": "dynamic",
-    "spark.sql.parquet.compression.codec": "zstd",
-    # Parquet's own timestamp type, not the legacy INT96.
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    "spark.sql.session.timeZone": "UTC",
     # Every file its own task: a file's open cost at least a split's size
     # means no two files ever share one (binaryFile never splits a file).
     "spark.sql.files.maxPartitionBytes": str(128 << 20),
@@ -59,7 +60,8 @@ class Landed:
     path: str
     date: str
     file: int
-    status: str = ""
+    staging: str
+    status: str
     rows: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -72,44 +74,26 @@ class Landed:
 
 def run(spark: Any, inputs: Sequence[str], out: str, *, date: str | None = None) -> list[Landed]:
     """Decode every file under ``inputs`` into the archive at ``out`` on ``spark``."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
     for key, value in SQL_CONF.items():
         spark.conf.set(key, value)
     _ship_package(spark)
-    out = out.rstrip("/")
+    fs, root = archive_write.filesystem(out)
+    if "://" not in out:
+        out = root  # absolute: the executors' working folder may differ
+    fs.create_dir(root, recursive=True)
+    run_id = uuid.uuid4().hex
     files = spark.read.format("binaryFile").load(list(inputs)).select("path", "content")
-    decoded = files.mapInArrow(
-        functools.partial(spark_job.decode_files, date=date), spark_job.DECODED_DDL
-    ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        rows = decoded.select("path", "tbl", "date", "file", "rows", F.when(
-            F.col("tbl") == "files", F.col("payload")).alias("payload")).collect()
-        landed = _outcomes(rows)
-        winners = _one_per_key(landed)
-        if len(winners) < len(landed):  # the same content twice (a file and its .gz)
-            decoded = decoded.where(F.col("path").isin([x.path for x in winners]))
-        for table in ARCHIVE_TABLES:
-            if any(x.rows.get(table) for x in winners):
-                _write(decoded, table, f"{out}/{table}")
-        _drop_stale(spark, out, winners)
+        rows = files.mapInArrow(
+            functools.partial(spark_job.decode_and_write, out=out, run=run_id, date=date),
+            spark_job.RESULT_DDL).collect()
+        landed = [Landed(r.path, r.date, r.file, r.staging, r.status, json.loads(r.rows))
+                  for r in rows]
+        for item in _one_per_key(landed):
+            archive_write.commit(fs, root, item.staging, item.date, item.file, item.rows)
     finally:
-        decoded.unpersist()
+        archive_write.remove_staging(fs, root, spark_job.run_staging(root, run_id))
     return sorted(landed, key=lambda x: x.path)
-
-
-def _outcomes(rows: list[Any]) -> list[Landed]:
-    import pyarrow as pa
-
-    by_path: dict[str, Landed] = {}
-    for row in rows:
-        item = by_path.setdefault(row.path, Landed(row.path, row.date, row.file))
-        item.rows[row.tbl] = item.rows.get(row.tbl, 0) + row.rows
-        if row.payload is not None:
-            with pa.ipc.open_stream(row.payload) as reader:
-                item.status = reader.read_all().column("status")[0].as_py()
-    return list(by_path.values())
 
 
 def _one_per_key(landed: list[Landed]) -> list[Landed]:
@@ -118,53 +102,23 @@ def _one_per_key(landed: list[Landed]) -> list[Landed]:
     for item in sorted(landed, key=lambda x: x.path):
         kept = first.setdefault(item.file, item)
         if kept is not item:
-            item.status = (f"duplicate of {spark_job.file_name(kept.path)}, nothing added")
+            item.status = f"duplicate of {spark_job.file_name(kept.path)}, nothing added"
             item.rows = {}
     return list(first.values())
 
 
-def _write(decoded: Any, table: str, target: str) -> None:
-    from pyspark.sql import functions as F
-
-    rows = decoded.where(F.col("tbl") == table).select("date", "file", "payload").mapInArrow(
-        functools.partial(spark_job.unpack, table=table), _spark_schema(table))
-    # Sort by the true keys within each task (one file): the order no longer
-    # depends on how Spark's own sort before a partitioned write treats ties.
-    rows = rows.sortWithinPartitions("date", "file", *SORT_KEYS[table])
-    rows.write.mode("overwrite").partitionBy("date", "file").parquet(target)
-
-
-@functools.cache
-def _spark_schema(table: str) -> Any:
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(spark_job.output_schema(table))
-
-
-def _drop_stale(spark: Any, out: str, winners: list[Landed]) -> None:
-    """Delete this run's files' folders that it did not write (another date; no rows now)."""
-    jvm, conf = spark.sparkContext._jvm, spark.sparkContext._jsc.hadoopConfiguration()
-    keep = {(t, x.date, x.file) for x in winners for t in ARCHIVE_TABLES if x.rows.get(t)}
-    keys = {x.file for x in winners}
-    for table in ARCHIVE_TABLES:
-        pattern = jvm.org.apache.hadoop.fs.Path(f"{out}/{table}/date=*/file=*")
-        fs = pattern.getFileSystem(conf)
-        for status in fs.globStatus(pattern) or []:
-            folder = status.getPath()
-            key = int(folder.getName().partition("=")[2])
-            day = folder.getParent().getName().partition("=")[2]
-            if key in keys and (table, day, key) not in keep:
-                fs.delete(folder, True)
-
-
 def _ship_package(spark: Any) -> None:
     """Send this ``pitch`` package to the executors (they need its requirements installed)."""
+    context = spark.sparkContext
+    if getattr(context, "_pitch_shipped", False):  # once per context: the name must not change
+        return
     package = Path(__file__).resolve().parent
     target = Path(tempfile.mkdtemp(prefix="pitch-spark-")) / "pitch.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(package.glob("*.py")):
             zf.write(path, f"pitch/{path.name}")
-    spark.sparkContext.addPyFile(str(target))
+    context.addPyFile(str(target))
+    context._pitch_shipped = True
 
 
 # -- the command ----------------------------------------------------------------------------

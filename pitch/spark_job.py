@@ -1,39 +1,39 @@
-"""What the Spark job runs on its executors: Arrow batches in, Arrow batches out.
+"""What the Spark job runs on its executors: one file's bytes in, its archive files staged.
 
-No pyspark import here: these functions are handed to ``mapInArrow`` and run
-in Spark's Python workers, where they only need :mod:`pitch`, pyarrow and
-DuckDB.
+No pyspark import at module level: :func:`decode_and_write` is handed to
+``mapInArrow`` and runs in Spark's Python workers, where it needs only
+:mod:`pitch`, pyarrow and DuckDB. It takes batches of ``(path, content)``
+rows (Spark's ``binaryFile`` source, one file per task), decodes each file
+with :func:`pitch.file_tables.decoded` (the ingest pipeline: orders and
+executions are derived right there), writes its tables with
+:func:`pitch.archive_write.write_file` into this run's staging folder, and
+returns one small row per file (:data:`RESULT_DDL`). The driver then moves
+the staged files into place (:func:`pitch.archive_write.commit`).
 
-1. :func:`decode_files` takes batches of ``(path, content)`` rows (Spark's
-   ``binaryFile`` source, one file per task) and decodes each file with
-   :func:`pitch.file_tables.decoded`: the ingest pipeline, orders and
-   executions derived right there. Each table's rows leave as Arrow IPC
-   payloads (lz4), one row per record batch: ``(path, tbl, date, file, rows,
-   payload)``, :data:`DECODED_DDL`. Spark caches these, so every file is
-   decoded once however many tables are then written.
-2. :func:`unpack` turns one table's payloads back into rows of that table's
-   archive schema plus the partition columns ``date`` and ``file``, which
-   Spark writes with ``partitionBy("date", "file")``.
+Why the executors write the Parquet themselves rather than hand rows back to
+Spark's writer: the rows would cross from Python to the JVM, be converted
+row by row, sorted and encoded again there; on ``local[2]`` that made the
+job about nine times slower per core than plain ingest (measured, see
+benchmarks/README.md). Both writers of the archive now share one writer, so
+the job's files are the export's.
 """
 
 from __future__ import annotations
 
-import functools
+import json
 from typing import Iterator
 from urllib.parse import unquote
 
 import pyarrow as pa
 
-from .file_tables import ARCHIVE_TABLES, archive_schema, decoded
+from .archive_write import STAGING, filesystem, write_file
+from .file_tables import ARCHIVE_TABLES, decoded
 
-#: Columns of the decoded (cached) frame, as Spark DDL and as Arrow.
-DECODED_DDL = "path STRING, tbl STRING, date STRING, file BIGINT, rows BIGINT, payload BINARY"
-DECODED_SCHEMA = pa.schema([("path", pa.string()), ("tbl", pa.string()), ("date", pa.string()),
-                            ("file", pa.int64()), ("rows", pa.int64()),
-                            ("payload", pa.binary())])
-#: Rows per payload: about 25 MB of messages before lz4, well under Spark's 2 GB per value.
-PAYLOAD_ROWS = 1 << 18
-_IPC = pa.ipc.IpcWriteOptions(compression="lz4")
+#: One row per input file, as Spark DDL and as Arrow.
+RESULT_DDL = "path STRING, date STRING, file BIGINT, staging STRING, status STRING, rows STRING"
+RESULT_SCHEMA = pa.schema([("path", pa.string()), ("date", pa.string()), ("file", pa.int64()),
+                           ("staging", pa.string()), ("status", pa.string()),
+                           ("rows", pa.string())])
 
 
 def file_name(path: str) -> str:
@@ -41,58 +41,42 @@ def file_name(path: str) -> str:
     return unquote(path.rstrip("/").rsplit("/", 1)[-1])
 
 
-def _task_cpus() -> int:
-    # DuckDB threads per file: the cores Spark gave this task (spark.task.cpus).
+def _task() -> tuple[int, int]:
+    """(cores this task may use, its attempt id): DuckDB threads, a unique staging folder."""
     try:
         from pyspark import TaskContext
 
         context = TaskContext.get()
-        return max(1, int(context.cpus())) if context else 1
+        if context is not None:
+            return max(1, int(context.cpus())), int(context.taskAttemptId())
     except (ImportError, AttributeError, TypeError, ValueError):
-        return 1
+        pass
+    return 1, 0
 
 
-def decode_files(batches: Iterator[pa.RecordBatch], *, date: str | None,
-                 source: str = "spark") -> Iterator[pa.RecordBatch]:
-    """mapInArrow: ``(path, content)`` rows -> one decoded row per table chunk of each file."""
-    threads = _task_cpus()
+def run_staging(root: str, run: str) -> str:
+    """A run's staging folder under the archive root."""
+    return f"{root}/{STAGING}/{run}"
+
+
+def decode_and_write(batches: Iterator[pa.RecordBatch], *, out: str, run: str,
+                     date: str | None, source: str = "spark") -> Iterator[pa.RecordBatch]:
+    """mapInArrow: ``(path, content)`` rows -> one :data:`RESULT_DDL` row per file."""
+    fs, root = filesystem(out)
+    threads, attempt = _task()
+    n = 0
     for batch in batches:
         paths, contents = batch.column("path"), batch.column("content")
         for i in range(batch.num_rows):
             path = paths[i].as_py()
-            yield from _decode_one(path, contents[i].as_py() or b"", date, source, threads)
-
-
-def _decode_one(path: str, content: bytes, date: str | None, source: str,
-                threads: int) -> Iterator[pa.RecordBatch]:
-    with decoded(content, file_name(path), date=date, source=source, threads=threads) as d:
-        for table in ARCHIVE_TABLES:
-            for batch in d.batches(table, PAYLOAD_ROWS):
-                sink = pa.BufferOutputStream()
-                with pa.ipc.new_stream(sink, batch.schema, options=_IPC) as writer:
-                    writer.write_batch(batch)
-                yield pa.RecordBatch.from_pylist(
-                    [{"path": path, "tbl": table, "date": d.date, "file": d.file,
-                      "rows": batch.num_rows, "payload": sink.getvalue().to_pybytes()}],
-                    schema=DECODED_SCHEMA)
-
-
-@functools.cache
-def output_schema(table: str) -> pa.Schema:
-    """One table's rows as Spark writes them: the archive schema, then ``date`` and ``file``."""
-    return archive_schema(table).append(pa.field("date", pa.string())).append(
-        pa.field("file", pa.int64()))
-
-
-def unpack(batches: Iterator[pa.RecordBatch], *, table: str) -> Iterator[pa.RecordBatch]:
-    """mapInArrow: ``(date, file, payload)`` rows of one table -> that table's rows."""
-    schema = output_schema(table)
-    for batch in batches:
-        dates, files, payloads = (batch.column(c) for c in ("date", "file", "payload"))
-        for i in range(batch.num_rows):
-            with pa.ipc.open_stream(payloads[i].as_buffer()) as reader:
-                for rows in reader:
-                    n = rows.num_rows
-                    yield pa.RecordBatch.from_arrays(
-                        [*rows.columns, pa.repeat(dates[i], n), pa.repeat(files[i], n)],
-                        schema=schema)
+            # One folder per input: two inputs may hold the same content (same key).
+            staging = f"{run_staging(root, run)}/{attempt}-{n}"
+            n += 1
+            with decoded(contents[i].as_py() or b"", file_name(path), date=date,
+                         source=source, threads=threads) as d:
+                rows = write_file(fs, staging, d.date, d.file,
+                                  {t: d.batches(t) for t in ARCHIVE_TABLES})
+                status = pa.Table.from_batches(list(d.batches("files")))["status"][0].as_py()
+            yield pa.RecordBatch.from_pylist(
+                [{"path": path, "date": d.date, "file": d.file, "staging": staging,
+                  "status": status, "rows": json.dumps(rows)}], schema=RESULT_SCHEMA)
