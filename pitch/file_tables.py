@@ -171,6 +171,11 @@ def table_batches(conn: Any, table: str, file_id: int | None = None,
     ``file_id``: the file, in a database of many (None: the only one).
     """
     where = "" if file_id is None else f"WHERE file_id = {int(file_id)}"
+    if table == "messages":  # a merge of its storage tables: see pitch.message_merge
+        from .message_merge import message_batches
+
+        yield from message_batches(conn, where, rows)
+        return
     reader = conn.sql(f"SELECT {select_list(table)} FROM {table} {where} {order_by(table)}"
                       ).to_arrow_reader(batch_size=rows)
     schema = archive_schema(table)

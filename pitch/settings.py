@@ -194,7 +194,7 @@ def _config_option(config: Path, option: str) -> str | None:
     """``section.key`` from a Streamlit config.toml, as text (None when unset)."""
     try:
         data = tomllib.loads(config.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # also: pitch run from a zip (Spark)
         return None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{config}: cannot read it: {exc}") from None

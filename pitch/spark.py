@@ -107,17 +107,21 @@ def _one_per_key(landed: list[Landed]) -> list[Landed]:
     return list(first.values())
 
 
+def package_zip(folder: Path) -> Path:
+    """This ``pitch`` package as ``folder/pitch.zip``, for ``addPyFile``."""
+    target = folder / "pitch.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+            zf.write(path, f"pitch/{path.name}")
+    return target
+
+
 def _ship_package(spark: Any) -> None:
     """Send this ``pitch`` package to the executors (they need its requirements installed)."""
     context = spark.sparkContext
     if getattr(context, "_pitch_shipped", False):  # once per context: the name must not change
         return
-    package = Path(__file__).resolve().parent
-    target = Path(tempfile.mkdtemp(prefix="pitch-spark-")) / "pitch.zip"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(package.glob("*.py")):
-            zf.write(path, f"pitch/{path.name}")
-    context.addPyFile(str(target))
+    context.addPyFile(str(package_zip(Path(tempfile.mkdtemp(prefix="pitch-spark-")))))
     context._pitch_shipped = True
 
 
@@ -157,6 +161,17 @@ def session(master: str | None) -> Any:
     return spark
 
 
+def one_line(exc: BaseException) -> str:
+    """A Spark error in one line: for a Python worker's, its traceback's last line."""
+    lines = []
+    for line in str(exc).splitlines():
+        if line.startswith("\tat ") or line.strip().startswith("SQLSTATE"):
+            break  # the JVM's stack from here on
+        if line.strip():
+            lines.append(line.strip())
+    return lines[-1] if lines else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the job; 0 when every file landed, 1 when one failed, 2 on a usage error."""
     args = build_parser().parse_args(argv)
@@ -173,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         landed = run(spark, args.inputs, args.out, date=date)
     except Exception as exc:  # noqa: BLE001  Spark's errors (no such input...): one line
-        print(f"error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     finally:
         if owned:

@@ -7,6 +7,7 @@ Java 17+ (``./run-tests.sh`` installs Debian's default-jre-headless).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,18 @@ def test_the_command_runs_as_a_module_and_checks_its_date_before_spark() -> None
     assert shown.returncode == 0 and "--out DIR" in shown.stdout and "--master URL" in shown.stdout
     bad = run("x", "--out", "y", "--date", "2024-13-01")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --date '2024-13-01'")
+
+
+def test_the_shipped_zip_decodes_away_from_the_repository(tmp_path) -> None:
+    """Executors import pitch from the job's zip, with no .streamlit folder beside it."""
+    package = spark_cli.package_zip(tmp_path)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import pitch.file_tables as f; "
+            "got = f.decode_file(open(sys.argv[2], 'rb').read(), 'x.pitch'); "
+            "assert f.__file__.startswith(sys.argv[1]), f.__file__; "
+            "print(got.error, got.tables['messages'].num_rows)")
+    done = subprocess.run([sys.executable, "-c", code, str(package), str(ROOT / "data" /
+                           "sample.pitch")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={k: v for k, v in os.environ.items()
+                                            if k != "PYTHONPATH"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "50000"]
