@@ -63,6 +63,7 @@ class Landed:
     staging: str
     status: str
     rows: dict[str, int] = field(default_factory=dict)
+    cpu: float = 0.0  # CPU seconds on its executor: decode, derive, write
 
     def summary(self) -> str:
         name = spark_job.file_name(self.path)
@@ -87,7 +88,7 @@ def run(spark: Any, inputs: Sequence[str], out: str, *, date: str | None = None)
         rows = files.mapInArrow(
             functools.partial(spark_job.decode_and_write, out=out, run=run_id, date=date),
             spark_job.RESULT_DDL).collect()
-        landed = [Landed(r.path, r.date, r.file, r.staging, r.status, json.loads(r.rows))
+        landed = [Landed(r.path, r.date, r.file, r.staging, r.status, json.loads(r.rows), r.cpu)
                   for r in rows]
         for item in _one_per_key(landed):
             archive_write.commit(fs, root, item.staging, item.date, item.file, item.rows)
@@ -197,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     for item in landed:
         print(item.summary(), file=sys.stderr if item in failed else sys.stdout)
     twice = sum(x.status.startswith("duplicate") for x in landed)
+    messages, cpu = sum(x.rows.get("messages", 0) for x in landed), sum(x.cpu for x in landed)
     print(f"{args.out}: {len(landed) - len(failed) - twice} files landed, {twice} duplicates, "
-          f"{len(failed)} failed, in {time.perf_counter() - started:.1f} s")
+          f"{len(failed)} failed, in {time.perf_counter() - started:.1f} s; {messages:,} "
+          f"messages in {cpu:.1f} executor CPU-seconds")
     return 1 if failed else 0
 
 

@@ -7,7 +7,8 @@ rows (Spark's ``binaryFile`` source, one file per task), decodes each file
 with :func:`pitch.file_tables.decoded` (the ingest pipeline: orders and
 executions are derived right there), writes its tables with
 :func:`pitch.archive_write.write_file` into this run's staging folder, and
-returns one small row per file (:data:`RESULT_DDL`). The driver then moves
+returns one small row per file (:data:`RESULT_DDL`: what landed where, and
+the CPU seconds it took). The driver then moves
 the staged files into place (:func:`pitch.archive_write.commit`).
 
 Why the executors write the Parquet themselves rather than hand rows back to
@@ -21,6 +22,7 @@ the job's files are the export's.
 from __future__ import annotations
 
 import json
+import time
 from typing import Iterator
 from urllib.parse import unquote
 
@@ -30,10 +32,11 @@ from .archive_write import STAGING, filesystem, write_file
 from .file_tables import ARCHIVE_TABLES, decoded
 
 #: One row per input file, as Spark DDL and as Arrow.
-RESULT_DDL = "path STRING, date STRING, file BIGINT, staging STRING, status STRING, rows STRING"
+RESULT_DDL = ("path STRING, date STRING, file BIGINT, staging STRING, status STRING, "
+              "rows STRING, cpu DOUBLE")
 RESULT_SCHEMA = pa.schema([("path", pa.string()), ("date", pa.string()), ("file", pa.int64()),
                            ("staging", pa.string()), ("status", pa.string()),
-                           ("rows", pa.string())])
+                           ("rows", pa.string()), ("cpu", pa.float64())])
 
 
 def file_name(path: str) -> str:
@@ -72,6 +75,7 @@ def decode_and_write(batches: Iterator[pa.RecordBatch], *, out: str, run: str,
             # One folder per input: two inputs may hold the same content (same key).
             staging = f"{run_staging(root, run)}/{attempt}-{n}"
             n += 1
+            started = time.process_time()  # this worker runs one task: its CPU is the file's
             with decoded(contents[i].as_py() or b"", file_name(path), date=date,
                          source=source, threads=threads) as d:
                 rows = write_file(fs, staging, d.date, d.file,
@@ -79,4 +83,5 @@ def decode_and_write(batches: Iterator[pa.RecordBatch], *, out: str, run: str,
                 status = pa.Table.from_batches(list(d.batches("files")))["status"][0].as_py()
             yield pa.RecordBatch.from_pylist(
                 [{"path": path, "date": d.date, "file": d.file, "staging": staging,
-                  "status": status, "rows": json.dumps(rows)}], schema=RESULT_SCHEMA)
+                  "status": status, "rows": json.dumps(rows),
+                  "cpu": time.process_time() - started}], schema=RESULT_SCHEMA)
