@@ -205,18 +205,20 @@ def decoded(data: bytes, name: str, *, date: str | None = None, source: str = "a
     clock = time.perf_counter()
     conn = store.connect(":memory:", threads=threads)
     try:
+        reason = None
         try:
             result = ingest_bytes(conn, data, label, source=source)
         except Exception as exc:  # noqa: BLE001  bad content, or a bug this content hits:
             # either way one file's failure, recorded; the other files still land.
             reason = (str(exc).removeprefix(f"{label}: ") if isinstance(exc, PitchError)
                       else f"unexpected error: {type(exc).__name__}: {exc}")
+        if reason is None:
+            yield Decoded(day, file_key(result.sha256), label, None, conn)
+        else:
             sha = hashlib.sha256(data).hexdigest()
             row = _failed_row(label, data, sha, reason, source, started,
                               time.perf_counter() - clock)
             yield Decoded(day, file_key(sha), label, reason, None, row)
-            return
-        yield Decoded(day, file_key(result.sha256), label, None, conn)
     finally:
         conn.close()
 
