@@ -21,8 +21,8 @@ from pitch import archive, fmt, queries, store
 from pitch.cli import main
 from pitch.file_tables import (ARCHIVE_TABLES, ArchiveError, archive_schema, decode_file,
                                file_key, parse_date, session_date)
-from pitch.sandbox import run_query
 from pitch.errors import QueryRefused
+from pitch.sandbox import run_query
 from tests.archive_support import (BROKEN, RUN_COLUMNS, ROOT, archive_tables, assert_same,
                                    data_files, database_tables, describe, ingest_all, make_inputs,
                                    without)
@@ -148,10 +148,10 @@ def test_a_rerun_changes_nothing_and_a_new_date_moves_rather_than_doubles(db, ex
 
 @pytest.mark.parametrize("argv", [
     ["counts"], ["top-symbols", "-n", "5"], ["files"],
-    ["query", "SELECT type, count(*) AS n, sum(shares) AS shares FROM messages GROUP BY type "
-              "ORDER BY type"],
-    ["query", "SELECT symbol, side, count(*) AS n, sum(remaining_shares) AS open FROM orders "
-              "GROUP BY ALL ORDER BY ALL"],
+    ["query", ("SELECT type, count(*) AS n, sum(shares) AS shares FROM messages GROUP BY type "
+               "ORDER BY type")],
+    ["query", ("SELECT symbol, side, count(*) AS n, sum(remaining_shares) AS open FROM orders "
+               "GROUP BY ALL ORDER BY ALL")],
     ["query", "SELECT reason, raw FROM rejects"],
     ["query", "SELECT unit, sum(missing) AS missing FROM gaps GROUP BY unit ORDER BY unit"],
 ])
