@@ -81,9 +81,10 @@ def run(spark: Any, inputs: Sequence[str], out: str, *, date: str | None = None)
     fs, root = archive_write.filesystem(out)
     if "://" not in out:
         out = root  # absolute: the executors' working folder may differ
+    # Listing first: no input, no archive folder.
+    files = spark.read.format("binaryFile").load(list(inputs)).select("path", "content")
     fs.create_dir(root, recursive=True)
     run_id = uuid.uuid4().hex
-    files = spark.read.format("binaryFile").load(list(inputs)).select("path", "content")
     try:
         rows = files.mapInArrow(
             functools.partial(spark_job.decode_and_write, out=out, run=run_id, date=date),

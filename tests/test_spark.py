@@ -148,3 +148,11 @@ def test_the_shipped_zip_decodes_away_from_the_repository(tmp_path) -> None:
                                             if k != "PYTHONPATH"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["None", "50000"]
+
+
+def test_a_missing_input_is_one_error_line_and_writes_nothing(spark, tmp_path) -> None:
+    code, text = _run(str(tmp_path / "nowhere"), "--out", str(tmp_path / "archive"))
+    assert code == 1
+    errors = [line for line in text.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "nowhere" in errors[0], text
+    assert not (tmp_path / "archive").exists()
