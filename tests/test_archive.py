@@ -252,5 +252,15 @@ def test_every_page_works_on_an_archive_and_ingest_says_read_only(app_on_archive
             names = set(at.dataframe[0].value["name"])
             assert names == {"sample_20240102.pitch", "text-2024-01-03.pitch.gz", "binary.pcap",
                              "rejects.pitch"}
+    # A file picked by its key (52 bits: more than a JavaScript int32, less than 2**53).
+    conn = store.connect(db, read_only=True)
+    name, sha, count = conn.sql("SELECT name, sha256, messages FROM files "
+                                "WHERE name = 'sample_20240102.pitch'").fetchall()[0]
+    conn.close()
+    at.switch_page("pages/messages.py").run()
+    at.selectbox(key="file").select(file_key(sha)).run()
+    assert not at.exception, at.exception
+    line = next(m.value for m in at.main.markdown if ": **" in str(m.value))
+    assert line.endswith(f"**{fmt.count(count)}**"), (name, line)
     assert not (tmp_path / "unused.duckdb").exists()  # the database was never opened
     assert not (tmp_path / "inbox").exists()  # and no folder was watched
