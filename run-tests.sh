@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Install what the tests need (Python packages in .venv, Debian's chromium for
-# the browser test) and run the whole suite. Extra arguments go to pytest.
+# Install what the tests need (Python packages in .venv; from Debian, chromium for the
+# browser test and a Java runtime for Spark) and run the whole suite. Extra arguments
+# go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-if [ ! -x /usr/bin/chromium ]; then
+# Debian's packages the tests need: chromium (browser tests), and a Java runtime for
+# the Spark job (tests/test_spark.py; default-jre-headless is OpenJDK 17 on bookworm).
+PACKAGES=()
+[ -x /usr/bin/chromium ] || PACKAGES+=(chromium)
+command -v java >/dev/null 2>&1 || PACKAGES+=(default-jre-headless)
+if [ ${#PACKAGES[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -13,6 +13,12 @@ from pitch import ingest as ingesting
 from pitch.ingest import ingest_bytes
 
 st.title("Ingest")
+if settings.current().archive:  # PITCH_ARCHIVE: nothing can land, be removed or cleared here
+    st.info(f"This server shows the Parquet archive `{settings.current().archive}`, "
+            "**read-only**: write to it with `python -m pitch export` or `python -m pitch.spark`. "
+            "Its files, and why any failed:", icon=":material/lock:")
+    ui.table(ui.q(queries.files), key="files_table")
+    st.stop()
 limit_mb = int(st.get_option("server.maxUploadSize"))
 state = st.session_state
 state.setdefault("uploads", 0)  # bumped to empty the uploader after each batch

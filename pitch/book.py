@@ -81,8 +81,10 @@ def pick_file(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None 
 
     Raises :class:`PitchError` (a one-line reason) when there is none.
     """
-    files = [r[0] for r in conn.execute("SELECT file_id FROM files ORDER BY file_id DESC")
-             .fetchall()]
+    # Newest first by when it was ingested, which an archive keeps too (its file ids
+    # are content keys, not a sequence).
+    files = [r[0] for r in conn.execute(
+        "SELECT file_id FROM files ORDER BY started_at DESC NULLS LAST, file_id DESC").fetchall()]
     if file_id is not None and file_id not in files:
         raise PitchError(f"no file {file_id}")
     for fid in [file_id] if file_id is not None else files:

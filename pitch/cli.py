@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import duckdb
 import pandas as pd
 
-from . import queries, settings, store
+from . import archive, queries, settings, store
 from .cli_output import FORMATS, write_frame  # noqa: F401  (write_frame: part of this API)
 from .errors import DatabaseBusyError, IngestError, PitchError
 from .progress import ByteProgress
@@ -28,7 +28,8 @@ Handler = Callable[[argparse.Namespace], int]
 def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     # store.connect for every command: it creates a missing database (empty)
     # and a second connection with other settings would fail in one process.
-    return store.connect(args.db)
+    # --archive DIR (counts, top-symbols, query, files): a Parquet archive, read-only.
+    return archive.connect(args.archive) if getattr(args, "archive", None) else store.connect(args.db)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     shown = argparse.ArgumentParser(add_help=False)
     shown.add_argument("--format", choices=FORMATS, default="table",
                        help="table (aligned text), csv or json (list of objects); default table")
+    read = (shown, archive.option_parser())  # the commands that also read an archive
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, handler: Handler, help: str, *parents: argparse.ArgumentParser
@@ -230,10 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("ingest", cmd_ingest, "ingest PITCH files (or every file of a folder) once each")
     p.add_argument("paths", nargs="+", metavar="PATH", help="file (.gz too) or folder (not recursive)")
-    command("counts", cmd_counts, "messages per type, most frequent first", shown)
-    p = command("top-symbols", cmd_top_symbols, "symbols by executed shares (breaks excluded)", shown)
+    command("counts", cmd_counts, "messages per type, most frequent first", *read)
+    p = command("top-symbols", cmd_top_symbols, "symbols by executed shares (breaks excluded)", *read)
     p.add_argument("-n", type=_positive, default=10, help="how many symbols (default 10)")
-    p = command("query", cmd_query, "run one read-only SELECT (row- and time-limited)", shown)
+    p = command("query", cmd_query, "run one read-only SELECT (row- and time-limited)", *read)
     p.add_argument("sql", metavar="SQL", help="the SELECT statement, or - to read it from stdin")
     p.add_argument("--row-limit", type=_positive, default=None,
                    help=f"rows shown at most (default {settings.sql_row_limit():,}, $PITCH_SQL_ROW_LIMIT)")
@@ -241,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"seconds before the query is stopped (default {settings.sql_timeout():g}, "
                         f"$PITCH_SQL_TIMEOUT)")
     command("files", cmd_files, "the ingested files, with each one's format, sequence gaps, "
-                                "duplicates and skipped frames (binary captures)", shown)
+                                "duplicates and skipped frames (binary captures)", *read)
+    archive.add_export_command(command)
     p = command("rejects", cmd_rejects, "rejected lines with their reasons", shown)
     p.add_argument("--file", type=int, default=None, metavar="ID", help="only this file_id")
     p.add_argument("--limit", type=_non_negative, default=1000, help="rows at most (default 1000)")
@@ -264,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--polling", action="store_true",
                    help="poll instead of file-system events (Docker bind mounts, network drives)")
     from .cli_book import register as register_book  # here: cli_book imports this module
-    register_book(sub, common, shown)
+    register_book(sub, common, *read)
     return parser
 
 

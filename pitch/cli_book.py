@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import book, store
-from .cli import write_frame
+from . import book
+from .cli import _connect, write_frame
 
 def parse_at(text: str) -> int:
     """``--at``: nanoseconds since midnight of ``HH:MM:SS[.fraction]`` (a usage error if not)."""
@@ -31,14 +31,14 @@ def _levels(text: str) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
-    with store.connect(args.db) as conn:
+    with _connect(args) as conn:
         frame = book.book_at(conn, args.symbol, args.at, args.levels, args.file)
     write_frame(book.exact(frame), args.format, sys.stdout)
     return 0
 
 
 def cmd_bbo(args: argparse.Namespace) -> int:
-    with store.connect(args.db) as conn:
+    with _connect(args) as conn:
         frame = book.bbo(conn, args.symbol, args.file)
     write_frame(book.exact(frame), args.format, sys.stdout)
     return 0

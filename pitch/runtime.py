@@ -10,13 +10,13 @@ fresh database gets the committed sample and the folder watcher starts.
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 from typing import Any, Callable
 
 import duckdb
 import streamlit as st
 
+from . import archive as pitch_archive
 from . import queries, settings, store
 from .errors import IngestError, PitchError
 
@@ -32,14 +32,16 @@ def connection() -> duckdb.DuckDBPyConnection:
     using this connection, while DuckDB refuses a second one in the process.
     When ``$PITCH_DB`` changes (tests) the old file is closed first.
     """
-    path = str(store.db_path().resolve())
+    archive = settings.current().archive  # PITCH_ARCHIVE: a Parquet archive, read-only
+    path = str((archive or store.db_path()).resolve())
     with _conn_lock:
         conn = _open.get(path)
         if conn is None:
             for old in _open.values():
                 old.close()
             _open.clear()
-            conn = _open[path] = store.connect(path)
+            conn = _open[path] = (pitch_archive.connect(path) if archive
+                                  else store.connect(path))
         return conn
 
 
@@ -99,7 +101,7 @@ def load_sample_if_empty() -> str | None:
     Returns a message for the person, or None when nothing was done. Skipped
     with ``PITCH_NO_SAMPLE=1``.
     """
-    if os.environ.get("PITCH_NO_SAMPLE") == "1":
+    if settings.current().no_sample or settings.current().archive:
         return None
     cur = cursor()
     try:
@@ -133,7 +135,7 @@ def watcher() -> Any:
 
     pitch.watch keeps the one instance and stops it at exit.
     """
-    if os.environ.get("PITCH_NO_WATCH") == "1":
+    if settings.current().no_watch or settings.current().archive:  # an archive is read-only
         return None
     from . import watch
 

@@ -148,6 +148,10 @@ class Settings:
 
     db: Path = _setting(Path("data") / "pitch.duckdb", "database file", env="PITCH_DB",
                         parse=_path, also="`--db PATH`")
+    archive: Path | None = _setting(
+        None, "app: open this Parquet archive read-only instead of the database",
+        env="PITCH_ARCHIVE", parse=_path, shown="none (the database)",
+        also="`--archive DIR` on counts, top-symbols, query, files")
     inbox: Path = _setting(Path("data") / "inbox", "watched folder", env="PITCH_INBOX",
                            parse=_path, also="`python -m pitch watch DIR`")
     sql_row_limit: int = _setting(10_000, "SQL: rows shown (the row limit's default)",
@@ -200,7 +204,7 @@ def _config_option(config: Path, option: str) -> str | None:
     """``section.key`` from a Streamlit config.toml, as text (None when unset)."""
     try:
         data = tomllib.loads(config.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # also: pitch run from a zip (Spark)
         return None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{config}: cannot read it: {exc}") from None

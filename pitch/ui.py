@@ -210,7 +210,8 @@ def sidebar(message: str | None) -> None:
     version = runtime.data_version()
     with st.sidebar:
         totals = runtime.q_at(version, queries.totals)
-        st.caption(f"Database `{store.db_path()}`")
+        archive = settings.current().archive
+        st.caption(f"Archive `{archive}` (read-only)" if archive else f"Database `{store.db_path()}`")
         st.markdown("  \n".join(f"**{fmt.count(totals[k])}** {fmt.plural(totals[k], k[:-1])}"
                                  for k in ("messages", "files", "rejects")))
         if message:

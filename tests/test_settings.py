@@ -102,7 +102,7 @@ def test_the_object_is_frozen_and_names_every_variable_the_code_reads() -> None:
         "PITCH_DB", "PITCH_INBOX", "PITCH_SQL_ROW_LIMIT", "PITCH_SQL_MAX_ROWS",
         "PITCH_SQL_EXPORT_ROWS", "PITCH_SQL_TIMEOUT", "PITCH_SQL_MAX_SECONDS",
         "PITCH_WATCH_POLLING", "PITCH_WATCH_STABLE_SECONDS", "PITCH_NO_SAMPLE", "PITCH_NO_WATCH",
-        "PITCH_THREADS", "PITCH_MEMORY_LIMIT", "PITCH_API_TOKEN"}
+        "PITCH_THREADS", "PITCH_MEMORY_LIMIT", "PITCH_API_TOKEN", "PITCH_ARCHIVE"}
 
 
 def test_every_pitch_variable_in_the_code_is_a_setting() -> None:
