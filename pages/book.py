@@ -37,15 +37,21 @@ files = ui.q(queries.files)
 names = dict(zip(files["file_id"].astype(int), files["name"]))
 with st.container(border=True):
     a, b, c, d = st.columns([2, 2, 1, 3])
-    symbol = a.selectbox("Symbol", ui.q(queries.symbols), index=None, key="symbol",
-                         bind="query-params", placeholder="Pick a symbol")
-    at_text = b.text_input("At", key="at", bind="query-params", placeholder="end of session",
+    # The URL decides every widget on every run (pitch.links.widget): a key such as
+    # ``symbol`` is on other pages too, and a page switch must not carry theirs here.
+    symbols = ui.q(queries.symbols)
+    symbol = links.widget(a.selectbox, "symbol", links.one_of(symbols), "Symbol", symbols,
+                          index=None, placeholder="Pick a symbol")
+    at_text = links.widget(b.text_input, "at", links.TEXT, "At", placeholder="end of session",
                            help="HH:MM:SS[.fraction]: the book after the symbol's messages "
                                 "up to this time (empty: after all of them)")
-    levels = c.number_input("Levels a side", 1, 500, 10, key="levels", bind="query-params")
+    levels = links.widget(c.number_input, "levels", links.one_of(range(1, 501), 10),
+                          "Levels a side", 1, 500)
     labels = {i: links.file_label(i, n) for i, n in names.items()}
-    file_id = d.selectbox("File", list(labels), index=None, key="file", bind="query-params",
-                          placeholder="the newest that holds the symbol", format_func=labels.get)
+    file_id = links.widget(d.selectbox, "file", links.Param(
+        lambda v: next((i for i in map(links.file_id_in, v[-1:]) if i in labels), None),
+        lambda i: [] if i is None else [str(i)]), "File", list(labels), index=None,
+        placeholder="the newest that holds the symbol", format_func=labels.get)
 if symbol is None:
     st.info("Pick a symbol to rebuild its order book.", icon=":material/stacked_bar_chart:")
     st.stop()

@@ -18,7 +18,7 @@ all_symbols = q(queries.symbols)
 def pick_from_chart() -> None:
     points = st.session_state["top_chart"].selection.points
     if points:
-        st.session_state["symbol"] = points[0]["customdata"]
+        links.set_param("symbol", [str(points[0]["customdata"])])
 
 
 left, right = st.columns([2, 3])
@@ -33,10 +33,13 @@ with left:
                         selection_mode="points")
         st.caption("Click a bar to open that symbol.")
 with right:
-    default = (all_symbols.index(top["symbol"].iloc[0]) if not top.empty
-               else 0 if all_symbols else None)
-    symbol = st.selectbox("Symbol", all_symbols, index=default, key="symbol",
-                          bind="query-params")
+    default = (top["symbol"].iloc[0] if not top.empty
+               else all_symbols[0] if all_symbols else None)
+    # The URL decides (pitch.links.widget), as on Messages and Orders: a key bound
+    # with bind="query-params" is dropped from the URL of a link to another page
+    # that uses the same key (the Book page's ``symbol``).
+    symbol = links.widget(st.selectbox, "symbol", links.one_of(all_symbols, default), "Symbol",
+                          all_symbols)
     if symbol is None:
         st.stop()
     s = q(queries.symbol_summary, symbol)

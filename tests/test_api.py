@@ -565,7 +565,7 @@ def test_a_page_link_opened_first_on_a_fresh_server_shows_the_router(tmp_path, b
         page.close()
     assert "Database" in sidebar and "messages" in sidebar, sidebar
     titles = [link.strip().splitlines()[-1] for link in links]  # after the icon's name
-    assert titles == ["Overview", "Messages", "Orders", "Symbols", "Ingest", "SQL"], links
+    assert titles == ["Overview", "Messages", "Orders", "Symbols", "Book", "Ingest", "SQL"], links
     assert "Explore" in sidebar and "Data" in sidebar
     assert heading.strip() == "Messages"
 

@@ -41,7 +41,7 @@ SQL_EVERY = 3  # sessions 0, 3, 6 and 9 also run a query on the SQL page
 BIG = 2_000_000  # messages in the big file: its ingest takes 10-20 s beside 10 browsers
 # (500,000 took 4 s once ingest got faster: too short for views to finish inside it)
 FIRST = 20_000  # messages in the real sample
-PAGES = ["Overview", "Messages", "Orders", "Symbols", "Ingest", "SQL"]
+PAGES = ["Overview", "Messages", "Orders", "Symbols", "Book", "Ingest", "SQL"]
 QUERY = "SELECT count(*) AS n FROM messages"
 # Words that never belong on a healthy page (grids are left out: a column may be named "error").
 BAD_TEXT = re.compile(r"\block(ed)?\b|conflicting|traceback|\berror\b|exception|busy", re.I)
