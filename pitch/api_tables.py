@@ -22,7 +22,6 @@ from typing import Any, Iterator, Literal
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -30,8 +29,8 @@ from . import fmt
 from .export import csv_bytes, export_table
 from .ids import ALL_TEXT, FileFeeds
 from .queries import file_feeds
+from .queries.base import with_type_names
 from .api_queries import Export
-from .filters import TYPE_NAMES
 
 Format = Literal["json", "csv", "parquet", "arrow"]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
@@ -178,17 +177,6 @@ def export(conn: duckdb.DuckDBPyConnection, what: Export, form: Format) -> Strea
             {"arrow": _ipc, "parquet": _parquet}[form](reader.schema, batches()))
     return StreamingResponse(body, media_type=MEDIA_TYPES[form],
                              headers=_disposition(what.name, form))
-
-
-def with_type_names(table: pa.Table) -> pa.Table:
-    """``message_type`` (the type's name) after a ``type`` column of codes, as the page CSV has."""
-    if "type" not in table.column_names:
-        return table
-    codes = pa.array(list(TYPE_NAMES))
-    names = pc.take(pa.array(list(TYPE_NAMES.values())),
-                    pc.index_in(table.column("type"), value_set=codes))
-    names = pc.coalesce(names, table.column("type").combine_chunks())  # unknown codes as is
-    return table.add_column(table.column_names.index("type") + 1, "message_type", names)
 
 
 def _csv(schema: pa.Schema, batches: Iterator[pa.RecordBatch], feeds: FileFeeds

@@ -96,15 +96,15 @@ def stream_csv(conn: duckdb.DuckDBPyConnection, sql: str, params: list | dict | 
     reader = conn.sql(sql, params=params or []).to_arrow_reader(batch_rows)
     parts: list[bytes] = []
     for batch in reader:
-        table = _named_types(export.export_table(pa.Table.from_batches([batch]), feeds))
+        table = with_type_names(export.export_table(pa.Table.from_batches([batch]), feeds))
         parts.append(export.csv_bytes(table, header=not parts))
     if not parts:  # no rows: still the header line
-        parts.append(export.csv_bytes(_named_types(export.export_table(
+        parts.append(export.csv_bytes(with_type_names(export.export_table(
             reader.schema.empty_table(), feeds))))
     return b"".join(parts)
 
 
-def _named_types(table: pa.Table) -> pa.Table:
+def with_type_names(table: pa.Table) -> pa.Table:
     """Add ``message_type`` (the type's name) after a ``type`` column of codes."""
     if "type" not in table.column_names:
         return table
