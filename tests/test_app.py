@@ -19,24 +19,15 @@ import streamlit as st
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
+from app_support import APP, count_line, fresh_caches, start, texts  # noqa: F401
 from pitch import ingest, settings, store
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "explorer" / "router.py")  # the pages' main script (app.py serves it)
 SAMPLE = ROOT.parent / "shared" / "pitch_data.txt"
 PAGES = ["overview", "messages", "orders", "symbols", "ingest", "sql"]
 BAD_FILE = b"S28800011AAK27GA0000DTS000100SH    0000619200Y\nSthis is not a message\n"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Cached answers and resources (the sample loader) outlive an AppTest: start and end
-    each test without them. (ui.connection() follows $PITCH_DB, a new file per test.)"""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture
@@ -65,22 +56,6 @@ def loaded(env, loaded_template) -> Path:
     return env
 
 
-def start(script: str | None = None, **query: str | list[str]) -> AppTest:
-    """Run the router, then (if given) switch to ``pages/<script>.py`` with the URL ``query``."""
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    assert not at.exception, at.exception
-    if script:
-        at.query_params.update(query)
-        at.switch_page(f"../pages/{script}.py").run()
-        assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return " | ".join(str(e.value) for e in elements)
-
-
 def sidebar_totals(at: AppTest) -> str:
     """The sidebar's totals (drawn by app.py around every page)."""
     return texts(at.sidebar.markdown)
@@ -89,10 +64,6 @@ def sidebar_totals(at: AppTest) -> str:
 def totals_now() -> str:
     """The sidebar totals a new visitor sees (a fresh run of app.py, same caches)."""
     return sidebar_totals(start())
-
-
-def count_line(at: AppTest) -> str:
-    return next(m.value for m in at.main.markdown if ": **" in str(m.value))
 
 
 def test_every_page_renders_on_an_empty_database(env) -> None:

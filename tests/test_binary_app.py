@@ -11,24 +11,14 @@ from urllib.parse import parse_qs
 
 import mixed_support
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app_support import count_line, fresh_caches, start, texts  # noqa: F401
 from pitch import store
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "explorer" / "router.py")  # the pages' main script (app.py serves it)
 BATS = ROOT.parent / "shared" / "binary" / "bats_mcastpitch_realtime.pcap"
 PAGES = ["overview", "messages", "orders", "symbols", "ingest", "sql"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture
@@ -41,23 +31,6 @@ def mixed(tmp_path, monkeypatch) -> Path:
     mixed_support.load(conn)
     conn.close()
     return path
-
-
-def start(script: str, **query: str | list[str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.query_params.update(query)
-    at.switch_page(f"../pages/{script}.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return " | ".join(str(e.value) for e in elements)
-
-
-def count_line(at: AppTest) -> str:
-    return next(m.value for m in at.main.markdown if ": **" in str(m.value))
 
 
 def link_query(at: AppTest, label_start: str) -> dict[str, list[str]]:
