@@ -17,4 +17,7 @@ if [ ${#PACKAGES[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
 fi
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): the long browser scenario (tests/test_many_users.py, sorted
+# first by tests/conftest.py) runs beside the rest instead of alone at the end. `-n 0`
+# after it runs everything in this process.
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist worksteal "$@"

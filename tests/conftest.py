@@ -25,3 +25,10 @@ def db(tmp_path):
     conn = store.connect(tmp_path / "test.duckdb")
     yield conn
     conn.close()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Slow tests first (the order is otherwise kept): with ``-n 2`` (pytest-xdist, the
+    default run) the long browser scenario starts at once on one worker while the
+    other works through the rest, instead of starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
