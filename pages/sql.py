@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pitch import queries, sandbox, settings, sql_export, ui
+from pitch import export, queries, sandbox, settings, sql_export, ui
 from pitch.errors import QueryRefused
 
 EXAMPLES = {
@@ -89,7 +89,7 @@ if result.truncated:
                "rows. Raise the row limit, add a LIMIT or narrow the query; the CSV below has "
                f"the first {offer.row_cap:,} rows at most.", icon=":material/content_cut:")
 st.caption(f"{len(result.frame):,} rows in {result.seconds:.3f} s")
-ui.table(ui.unique_columns(result.frame), key="result")
+ui.table(export.unique_columns(result.frame), key="result")
 ui.csv_button(offer.label,
               lambda cur: sql_export.query_csv(cur, sql, offer.row_cap, float(timeout)),
               offer.file_name, key="csv_sql", help=offer.help)

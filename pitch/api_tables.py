@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from . import fmt
-from .export import csv_bytes, export_table
+from .export import csv_bytes, export_table, unique_names
 from .ids import ALL_TEXT, FileFeeds
 from .queries import file_feeds
 from .queries.base import with_type_names
@@ -66,16 +66,6 @@ def _json_safe(kind: pa.DataType) -> bool:
     """Arrow types whose Python values JSON holds as they are."""
     return (pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
             or pa.types.is_boolean(kind) or pa.types.is_null(kind))
-
-
-def unique_names(names: list[str]) -> list[str]:
-    """Column names made unique for JSON objects (``count``, ``count_2``)."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-    return out
 
 
 def json_rows(data: pd.DataFrame | pa.Table, feeds: FileFeeds = ALL_TEXT

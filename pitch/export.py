@@ -55,10 +55,31 @@ def export_table(data: pd.DataFrame | pa.Table, feeds: FileFeeds = ALL_TEXT) -> 
     return pa.table(arrays, names=names)
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """Repeated column names made unique (``count``, ``count_2``; never a name already
+    there): what the SQL page shows, its CSV's header says and the API's JSON keys are."""
+    taken: set[str] = set()
+    out = []
+    for col in names:
+        name, n = col, 1
+        while name in taken:
+            n += 1
+            name = f"{col}_{n}"
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+def unique_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with :func:`unique_names` as its column names."""
+    return df.set_axis(unique_names([str(c) for c in df.columns]), axis=1)
+
+
 def table_binary_rows(table: pa.Table, feeds: FileFeeds) -> np.ndarray:
     """:func:`pitch.ids.binary_rows` of an Arrow table: by its ``type``, else its ``file_id``."""
-    def column(name: str) -> pa.Array | None:
-        return table.column(name).combine_chunks() if name in table.column_names else None
+    def column(name: str) -> pa.Array | None:  # the first of that name (SQL may repeat one)
+        names = table.column_names
+        return table.column(names.index(name)).combine_chunks() if name in names else None
     return binary_rows(table.num_rows, feeds, types=column("type"), file_ids=column("file_id"))
 
 
@@ -69,11 +90,12 @@ def _csv_field(text: str) -> str:
 def _arrow(df: pd.DataFrame) -> pa.Table:
     """A frame as Arrow; a column Arrow cannot take (mixed objects) goes as text."""
     arrays = []
-    for col in df.columns:
+    for i in range(df.shape[1]):  # by position: a query may name two columns alike
+        col = df.iloc[:, i]
         try:
-            arrays.append(pa.array(df[col], from_pandas=True))
+            arrays.append(pa.array(col, from_pandas=True))
         except (pa.ArrowException, TypeError, ValueError):
-            arrays.append(pa.array([None if missing(v) else str(v) for v in df[col]], pa.string()))
+            arrays.append(pa.array([None if missing(v) else str(v) for v in col], pa.string()))
     return pa.table(arrays, names=[str(c) for c in df.columns])
 
 

@@ -55,7 +55,8 @@ def query_csv(conn: duckdb.DuckDBPyConnection, sql: str, row_cap: int, timeout: 
     """CSV bytes (header first) of at most ``row_cap`` rows of one sandboxed query.
 
     Ids take their file's form where a row shows it (a ``type`` or ``file_id``
-    column), as on the page.
+    column), as on the page; columns named alike are told apart as on the page
+    (``a``, ``a_2``).
     """
     frame = run_query(conn, sql, row_limit=row_cap, timeout=timeout).frame
-    return export.to_csv(frame, file_feeds(conn))
+    return export.to_csv(export.unique_columns(frame), file_feeds(conn))

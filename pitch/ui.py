@@ -68,16 +68,6 @@ def column_config(df: pd.DataFrame, labels: dict[str, str] | None = None) -> dic
     return config
 
 
-def unique_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame with repeated column names made unique (``count``, ``count_2``)."""
-    seen: dict[str, int] = {}
-    names = []
-    for col in map(str, df.columns):
-        seen[col] = seen.get(col, 0) + 1
-        names.append(col if seen[col] == 1 else f"{col}_{seen[col]}")
-    return df.set_axis(names, axis=1)
-
-
 def table(df: pd.DataFrame, *, key: str | None = None, select: bool = False,
           height: int | str = "auto", labels: dict[str, str] | None = None,
           feeds: FileFeeds | None = None, hidden: tuple[str, ...] = ()) -> Any:

@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from pitch import sql_export
+from pitch import ids, sql_export
 from pitch.sandbox import QueryResult, run_query
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +89,29 @@ def test_sql_page_button_says_when_the_csv_is_cut(sql_page) -> None:
     at = sql_page("SELECT range AS x FROM range(2)", 5)
     [button] = [b for b in at.get("download_button") if b.key == "csv_sql"]
     assert button.label == "CSV of all 2 rows"
+
+
+def test_columns_named_alike_export_each_one(db) -> None:
+    """SQL may repeat a name (two ``a``, a join's two ``type``): the CSV names them as
+    the page does (``a``, ``a_2``), each column its own; the first ``type`` decides the
+    ids' form. It raised ``KeyError: 0`` before."""
+    from pitch import ingest
+
+    ingest.ingest_path(db, ROOT / "data" / "sample.pitch")
+    sql = ("SELECT 1 AS a, 2 AS a, type, type, time_ns, time_ns, order_id "
+           "FROM messages WHERE type = 'A' ORDER BY line_no LIMIT 1")
+    want = db.execute(sql).fetchone()
+    lines = sql_export.query_csv(db, sql, 10, 10.0).decode().splitlines()
+    assert lines[0] == "a,a_2,type,type_2,time_ns,time,time_ns_2,order_id"
+    row = lines[1].split(",")
+    assert row[:4] == ["1", "2", "A", "A"] and row[4] == row[6] == str(want[4])
+    assert row[7] == ids.format_id(want[6])
+    assert sql_export.query_csv(db, "SELECT 1 AS a, 2 AS a_2, 3 AS a", 10, 10.0
+                                ).decode().splitlines()[0] == "a,a_2,a_3"
+
+
+def test_the_page_shows_and_offers_columns_named_alike(sql_page) -> None:
+    at = sql_page("SELECT 1 AS a, 2 AS a", 5)
+    assert list(at.dataframe[0].value.columns) == ["a", "a_2"]
+    [button] = [b for b in at.get("download_button") if b.key == "csv_sql"]
+    assert button.label == "CSV of all 1 row"

@@ -108,11 +108,12 @@ def with_type_names(table: pa.Table) -> pa.Table:
     """Add ``message_type`` (the type's name) after a ``type`` column of codes."""
     if "type" not in table.column_names:
         return table
+    at = table.column_names.index("type")  # the first, if a query repeats the name
     codes = pa.array(list(TYPE_NAMES))
-    names = pc.take(pa.array(list(TYPE_NAMES.values())),
-                    pc.index_in(table.column("type"), value_set=codes))
-    names = pc.coalesce(names, table.column("type").combine_chunks())  # unknown codes as is
-    return table.add_column(table.column_names.index("type") + 1, "message_type", names)
+    types = table.column(at).combine_chunks()
+    names = pc.take(pa.array(list(TYPE_NAMES.values())), pc.index_in(types, value_set=codes))
+    names = pc.coalesce(names, types)  # unknown codes as is
+    return table.add_column(at + 1, "message_type", names)
 
 
 def time_bounds(conn: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
