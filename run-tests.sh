@@ -17,7 +17,14 @@ if [ ${#PACKAGES[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
 fi
-# Two workers (pytest-xdist): the long browser scenario (tests/test_many_users.py, sorted
-# first by tests/conftest.py) runs beside the rest instead of alone at the end. `-n 0`
-# after it runs everything in this process.
-exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist worksteal "$@"
+# With no arguments, the whole suite in two phases: the one load-sensitive scenario
+# (marked solo: ten browsers against one app, tests/test_many_users.py) alone first,
+# then everything else on two workers (pytest-xdist). Both phases always run; the
+# script fails if either does. With arguments, one plain pytest run with them.
+if [ $# -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+status=0
+.venv/bin/python -m pytest -m solo || status=$?
+.venv/bin/python -m pytest -m "not solo" -n "${PYTEST_WORKERS:-2}" --dist worksteal || status=$?
+exit "$status"

@@ -29,6 +29,6 @@ def db(tmp_path):
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Slow tests first (the order is otherwise kept): with ``-n 2`` (pytest-xdist, the
-    default run) the long browser scenario starts at once on one worker while the
-    other works through the rest, instead of starting last and running alone."""
+    second phase of ./run-tests.sh) the long ones start at once, one per worker, instead
+    of last with one worker idle."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -389,6 +389,7 @@ def many_users(tmp: Path, sessions: int = SESSIONS, rounds: int = ROUNDS, big: i
             f"repeated; {time.time() - began:.0f} s in all")
 
 
+@pytest.mark.solo  # ten browsers on one app: run alone (./run-tests.sh), not beside a worker
 def test_ten_sessions_browse_every_page_while_a_big_file_ingests(tmp_path) -> None:
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run ./run-tests.sh"
     print("\n" + many_users(tmp_path))

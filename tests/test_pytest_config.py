@@ -26,9 +26,14 @@ def test_slow_is_registered_and_the_default_run_selects_everything() -> None:
     ini.read(ROOT / "pytest.ini")
     assert any(line.strip().startswith("slow:") for line in ini["pytest"]["markers"].splitlines())
     assert "-m" not in ini["pytest"]["addopts"].split()
-    # CI runs run-tests.sh without arguments, and it passes only those to pytest.
+    # CI runs run-tests.sh without arguments: the solo scenario, then everything else;
+    # arguments go to one plain pytest run.
     assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("exec bash ./run-tests.sh")
-    assert (ROOT / "run-tests.sh").read_text().rstrip().endswith('-m pytest "$@"')
+    script = (ROOT / "run-tests.sh").read_text()
+    assert 'exec .venv/bin/python -m pytest "$@"' in script
+    phases = [ln.strip() for ln in script.splitlines() if ln.startswith(".venv/bin/python -m pytest")]
+    assert [p.split("-m ")[2].split(" ||")[0].split(" -n")[0] for p in phases] == [
+        "solo", '"not solo"'], phases  # together: every test, each once
 
 
 def test_the_long_tests_are_marked_slow() -> None:
