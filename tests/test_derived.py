@@ -21,7 +21,7 @@ def derivation(request, monkeypatch) -> str:
 
 def spill(monkeypatch, buckets: int) -> None:
     """Files of ``buckets`` buckets, every row spilled to a temporary file."""
-    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False: buckets)
+    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False, **_: buckets)
     monkeypatch.setattr(derive, "MEMORY_ADDS", 1)
     monkeypatch.setattr(derive, "MEMORY_EVENTS", 1)
     monkeypatch.setattr(derive, "PART_ROWS", 0)  # and each bucket linked in parts
