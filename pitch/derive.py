@@ -128,6 +128,12 @@ class Lifecycles:
 
     def start(self) -> None:
         if self._pool is None:
+            if self.buckets > 1:
+                # Each bucket's last rows, held until it is linked, are slices of the last
+                # chunks: they kept up to MEMORY_ADDS + MEMORY_EVENTS rows (0.2-0.3 GB for a
+                # binary capture) in memory through the whole derive.
+                for spool in self.adds + self.events:
+                    spool.spill()
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="pitch-link")
             self._submit()
 
