@@ -86,10 +86,13 @@ class Lifecycles:
     """
 
     add_schema, event_schema = ADD_SCHEMA, EVENT_SCHEMA
+    #: MEMORY_ADDS and MEMORY_EVENTS are divided by this (binary's rows are wider).
+    memory_divisor = 1
 
     def __init__(self, buckets: int) -> None:
         self.buckets = buckets
-        adds, events = ((MEMORY_ADDS, MEMORY_EVENTS) if buckets > 1 else (1 << 62, 1 << 62))
+        adds, events = ((MEMORY_ADDS // self.memory_divisor, MEMORY_EVENTS // self.memory_divisor)
+                        if buckets > 1 else (1 << 62, 1 << 62))
         self.adds = [Spool(self.add_schema, max(1, adds // buckets)) for _ in range(buckets)]
         self.events = [Spool(self.event_schema, max(1, events // buckets))
                        for _ in range(buckets)]
