@@ -6,7 +6,8 @@ before it in the same file (ids are reused once an order is gone).
 - :meth:`Lifecycles.add` sets aside each decoded chunk's adds and events
   (executions and cancels), found by their role in :mod:`pitch.layouts`, split
   into order-id buckets (``order_id % buckets``): an order and all its events
-  share a bucket. A file up to 64 MB is one bucket.
+  share a bucket. A file up to 64 MB is one bucket; a bigger one gets one per
+  64 MB of text or 16 MB of binary capture.
 - :class:`Lifecycles` keeps each bucket's rows in a :class:`~pitch.spool.Spool`
   (in memory up to a limit, then in a temporary Arrow file).
 - After the stream, :func:`link` sorts one bucket's adds and events by
