@@ -6,7 +6,8 @@ before it in the same file (ids are reused once an order is gone).
 - :meth:`Lifecycles.add` sets aside each decoded chunk's adds and events
   (executions and cancels), found by their role in :mod:`pitch.layouts`, split
   into order-id buckets (``order_id % buckets``): an order and all its events
-  share a bucket. A file up to 64 MB is one bucket.
+  share a bucket. A file up to 64 MB is one bucket; a bigger one gets one per
+  64 MB of text or 16 MB of binary capture.
 - :class:`Lifecycles` keeps each bucket's rows in a :class:`~pitch.spool.Spool`
   (in memory up to a limit, then in a temporary Arrow file).
 - After the stream, :func:`link` sorts one bucket's adds and events by
@@ -55,6 +56,10 @@ _EVENT_COLUMNS = EVENT_SCHEMA.names[:-1]
 #: 7 buckets take less of both.)
 SINGLE_BYTES = 64 << 20
 BUCKET_BYTES = 64 << 20
+#: Binary PITCH's bucket: its messages are denser (about 27 bytes each in a pcap
+#: against 39 in text) and its link replays more (lifecycle.replay): a 64 MB
+#: bucket of a pcap took about 0.8 GB to link, a 16 MB one a quarter of that.
+BINARY_BUCKET_BYTES = 16 << 20
 #: Rows of a file of several buckets kept in memory before they go to
 #: temporary files (a single bucket keeps everything).
 MEMORY_ADDS = 1_000_000  # about 60 bytes each
@@ -63,10 +68,13 @@ MEMORY_EVENTS = 2_000_000  # about 33 bytes each
 LOOKAHEAD = 1
 
 
-def buckets_for(size: int, gz: bool = False) -> int:
-    """Buckets for a file of ``size`` bytes (a .gz holds about 5 times its size)."""
+def buckets_for(size: int, gz: bool = False, bucket_bytes: int = BUCKET_BYTES) -> int:
+    """Buckets for a file of ``size`` bytes (a .gz holds about 5 times its size).
+
+    ``bucket_bytes``: BINARY_BUCKET_BYTES for a binary capture.
+    """
     size *= 5 if gz else 1
-    return 1 if size <= SINGLE_BYTES else math.ceil(size / BUCKET_BYTES)
+    return 1 if size <= SINGLE_BYTES else math.ceil(size / bucket_bytes)
 
 
 class Lifecycles:
@@ -79,10 +87,13 @@ class Lifecycles:
     """
 
     add_schema, event_schema = ADD_SCHEMA, EVENT_SCHEMA
+    #: MEMORY_ADDS and MEMORY_EVENTS are divided by this (binary's rows are wider).
+    memory_divisor = 1
 
     def __init__(self, buckets: int) -> None:
         self.buckets = buckets
-        adds, events = ((MEMORY_ADDS, MEMORY_EVENTS) if buckets > 1 else (1 << 62, 1 << 62))
+        adds, events = ((MEMORY_ADDS // self.memory_divisor, MEMORY_EVENTS // self.memory_divisor)
+                        if buckets > 1 else (1 << 62, 1 << 62))
         self.adds = [Spool(self.add_schema, max(1, adds // buckets)) for _ in range(buckets)]
         self.events = [Spool(self.event_schema, max(1, events // buckets))
                        for _ in range(buckets)]
@@ -121,6 +132,12 @@ class Lifecycles:
 
     def start(self) -> None:
         if self._pool is None:
+            if self.buckets > 1:
+                # Each bucket's last rows, held until it is linked, are slices of the last
+                # chunks: they kept up to MEMORY_ADDS + MEMORY_EVENTS rows (0.2-0.3 GB for a
+                # binary capture) in memory through the whole derive.
+                for spool in self.adds + self.events:
+                    spool.spill()
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="pitch-link")
             self._submit()
 
@@ -282,32 +299,70 @@ Lifecycles.executions_sql = _EXECUTIONS_SQL
 
 def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lifecycles
                    ) -> dict[str, float]:
-    """Fill ``orders`` and ``executions`` for one file; the seconds each took."""
+    """Fill ``orders`` and ``executions`` for one file; the seconds each took.
+
+    Each bucket's fills (an execution's line, its add's line, binary's price)
+    go to a :class:`~pitch.spool.Spool` as the bucket is written, so they
+    never sit in memory for the whole file (17M executions in a 5 GB capture:
+    0.8 GB as arrays, twice that concatenated); the executions' join reads
+    them back as a stream.
+    """
     started = time.perf_counter()
-    fills: list[Linked] = []
+    fills = _Fills()
     stream = pa.RecordBatchReader.from_batches(lifecycles.orders_schema,
                                                _orders(lifecycles, fills))
-    with registered(cur, "_pitch_orders", stream):
-        cur.execute(lifecycles.orders_sql, {"f": file_id})
-    ordered = time.perf_counter()
-    line = np.concatenate([f.fill_line for f in fills] or [np.zeros(0, np.int64)])
-    add_line = np.concatenate([f.fill_add_line for f in fills] or [np.zeros(0, np.int64)])
-    table = {"line_no": line, "add_line": pa.array(add_line, mask=add_line < 0)}
-    if fills and fills[0].fill_price is not None:
-        price = np.concatenate([f.fill_price for f in fills])
-        table["price"] = decimal(price, price >= 0)
-    with registered(cur, "_pitch_fills", pa.table(table)):
-        cur.execute(lifecycles.executions_sql, {"f": file_id})
+    try:
+        with registered(cur, "_pitch_orders", stream):
+            cur.execute(lifecycles.orders_sql, {"f": file_id})
+        ordered = time.perf_counter()
+        with registered(cur, "_pitch_fills", fills.reader()):
+            cur.execute(lifecycles.executions_sql, {"f": file_id})
+    finally:
+        fills.close()
     return {"orders": ordered - started, "executions": time.perf_counter() - ordered}
 
 
-def _orders(lifecycles: Lifecycles, fills: list[Linked]) -> Iterator[pa.RecordBatch]:
-    """Every bucket's orders, in batches of at least two row groups."""
+#: Fills kept in memory before they go to a temporary file (24 bytes each).
+MEMORY_FILLS = 1_000_000
+_FILL_FIELDS = [pa.field("line_no", pa.int64()), pa.field("add_line", pa.int64())]
+#: ``_pitch_fills``: text's, and binary's with the price replay found.
+FILLS_SCHEMA = pa.schema(_FILL_FIELDS)
+PRICED_FILLS_SCHEMA = pa.schema(_FILL_FIELDS + [pa.field("price", pa.decimal128(18, 4))])
+
+
+class _Fills:
+    """Every bucket's fills, in bucket order, spooled (see :func:`insert_derived`)."""
+
+    def __init__(self) -> None:
+        self._spool: Spool | None = None
+
+    def add(self, got: Linked) -> None:
+        columns = {"line_no": pa.array(got.fill_line, pa.int64()),
+                   "add_line": pa.array(got.fill_add_line, mask=got.fill_add_line < 0)}
+        schema = FILLS_SCHEMA
+        if got.fill_price is not None:
+            columns["price"] = decimal(got.fill_price, got.fill_price >= 0)
+            schema = PRICED_FILLS_SCHEMA
+        if self._spool is None:
+            self._spool = Spool(schema, MEMORY_FILLS)
+        self._spool.add(pa.record_batch(list(columns.values()), schema=schema))
+
+    def reader(self) -> pa.RecordBatchReader:
+        if self._spool is None:  # no bucket: an empty table of text's shape
+            return pa.RecordBatchReader.from_batches(FILLS_SCHEMA, [])
+        return self._spool.reader()
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+
+def _orders(lifecycles: Lifecycles, fills: _Fills) -> Iterator[pa.RecordBatch]:
+    """Every bucket's orders, in batches of at least two row groups; its fills to ``fills``."""
     pending: list[pa.Table] = []
     rows = 0
     for got in lifecycles.linked():
-        fills.append(Linked(got.orders.slice(0, 0), got.fill_line, got.fill_add_line,
-                            got.fill_price))
+        fills.add(got)
         pending.append(got.orders)
         rows += got.orders.num_rows
         if rows >= 2 * ROW_GROUP:

@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from . import framing
-from .derive import buckets_for, insert_derived
+from .derive import BINARY_BUCKET_BYTES, buckets_for, insert_derived
 from .errors import IngestError
 from .ingest_binary import BinaryStream, binary_chunks
 from .ingest_text import TextStream, text_chunks
@@ -181,13 +181,12 @@ def _load(cur: duckdb.DuckDBPyConnection, fh: BinaryIO, gz: bool, name: str, siz
     cur.execute("INSERT INTO files (file_id, name, size, sha256, status, source, started_at, format) "
                 "VALUES (?, ?, ?, ?, 'loading', ?, ?, ?)",
                 [file_id, name, size, sha or f"pending-{file_id}", source, _now(), fmt])
-    buckets = buckets_for(size, gz)
     if fmt == "text":
         stream: TextStream | BinaryStream = TextStream(
-            prefetch(text_chunks(reader, fh, chunk_size, digest)), buckets)
+            prefetch(text_chunks(reader, fh, chunk_size, digest)), buckets_for(size, gz))
     else:
         stream = BinaryStream(prefetch(binary_chunks(reader, fh, chunk_size, digest, fmt)),
-                              buckets)
+                              buckets_for(size, gz, bucket_bytes=BINARY_BUCKET_BYTES))
     try:
         return _land(cur, stream, file_id, name, size, sha, digest, progress, started, loading)
     finally:

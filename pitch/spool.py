@@ -35,6 +35,15 @@ class Spool:
         if self._rows >= self._limit:
             self._flush()
 
+    def spill(self) -> None:
+        """Send the rows held in memory to the temporary file (a spool already spilling).
+
+        A held batch may be a slice of a bigger table (a chunk split by bucket): it
+        keeps all of that table in memory, so spilling frees more than its rows.
+        """
+        if self._file is not None and self._pending:
+            self._flush()
+
     def _flush(self) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 from pitch import derive, ingest, queries
+from pitch.spool import Spool
 
 
 @pytest.fixture(autouse=True, params=["one bucket", "buckets"])
@@ -21,7 +23,7 @@ def derivation(request, monkeypatch) -> str:
 
 def spill(monkeypatch, buckets: int) -> None:
     """Files of ``buckets`` buckets, every row spilled to a temporary file."""
-    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False: buckets)
+    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False, **_: buckets)
     monkeypatch.setattr(derive, "MEMORY_ADDS", 1)
     monkeypatch.setattr(derive, "MEMORY_EVENTS", 1)
     monkeypatch.setattr(derive, "PART_ROWS", 0)  # and each bucket linked in parts
@@ -266,3 +268,42 @@ def test_every_way_of_deriving_matches_the_reference_sql(tmp_path, monkeypatch, 
 def test_a_big_file_gets_a_bucket_per_64_mb() -> None:
     assert [derive.buckets_for(mb << 20) for mb in (1, 64, 65, 395, 4000)] == [1, 1, 2, 7, 63]
     assert derive.buckets_for(200 << 20, gz=True) == 16  # a .gz holds about 5 times its size
+
+
+def test_a_spool_spills_the_rows_it_holds_and_keeps_their_order() -> None:
+    schema = pa.schema([("x", pa.int64())])
+    rows = lambda *xs: pa.record_batch([pa.array(xs, pa.int64())], schema=schema)  # noqa: E731
+    small = Spool(schema, 10)
+    small.add(rows(1, 2))
+    small.spill()  # not spilling yet: stays in memory, no file
+    assert small._file is None and small.reader().read_all().column("x").to_pylist() == [1, 2]
+    spool = Spool(schema, 3)
+    spool.add(rows(1, 2, 3, 4))  # over the limit: to the file
+    spool.add(rows(5, 6))
+    assert spool._pending
+    spool.spill()
+    assert not spool._pending
+    spool.add(rows(7))
+    assert spool.reader().read_all().column("x").to_pylist() == [1, 2, 3, 4, 5, 6, 7]
+    spool.close()
+
+
+def test_linking_starts_with_nothing_held_in_memory_by_the_buckets(monkeypatch) -> None:
+    """The rows a bucket holds in memory are slices of whole chunks: gone before linking."""
+    monkeypatch.setattr(derive, "MEMORY_ADDS", 4)
+    monkeypatch.setattr(derive, "MEMORY_EVENTS", 4)
+    lifecycles = derive.Lifecycles(2)
+    n = 5
+    adds = pa.table({f.name: pa.nulls(n, f.type) for f in derive.ADD_SCHEMA},
+                    schema=derive.ADD_SCHEMA)
+    adds = adds.set_column(0, "line_no", pa.array(range(n), pa.int64()))
+    adds = adds.set_column(3, "order_id", pa.array(range(n), pa.uint64()))
+    for spool, part in zip(lifecycles.adds, derive._partition(adds, 2)):
+        spool.add(part)
+        spool.add(part.slice(0, 1))
+    assert any(s._pending for s in lifecycles.adds)
+    try:
+        lifecycles.start()
+        assert not any(s._pending for s in lifecycles.adds + lifecycles.events)
+    finally:
+        lifecycles.close()

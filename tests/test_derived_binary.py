@@ -52,7 +52,7 @@ def test_binary_orders_and_executions_equal_the_slow_replay(db, tmp_path, monkey
     s = session(30_000, seed=4, gaps=True, retransmissions=True)
     path = tmp_path / "s.pcap"
     path.write_bytes(capture_write.write_pcap(s.units))
-    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False: buckets)
+    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False, **_: buckets)
     ingest.ingest_path(db, path, chunk_size=128 << 10)
     adds, events, want = reference(s.messages)
     assert want.modifies.sum() and want.added.sum() and (want.cleared_by >= 0).any()
@@ -120,3 +120,18 @@ def test_the_lifecycle_table_of_every_binary_order_ends_as_orders_says(db, tmp_p
         assert (modified["price_before"].notna()).all()
         if modifies:
             assert life[life["event"].isin(["add", "modified"])]["price"].iloc[-1] == price
+
+
+def test_a_big_capture_gets_a_bucket_per_16_mb(db, tmp_path, monkeypatch) -> None:
+    """Binary buckets are smaller than text's: linking one costs memory by its messages."""
+    from pitch import derive
+    sizes = [derive.buckets_for(mb << 20, bucket_bytes=derive.BINARY_BUCKET_BYTES)
+             for mb in (1, 64, 65, 1000, 5000)]
+    assert sizes == [1, 1, 5, 63, 313]
+    asked = []
+    monkeypatch.setattr(ingest, "buckets_for",
+                        lambda size, gz=False, **kw: asked.append(kw) or 1)
+    path = tmp_path / "s.pcap"
+    path.write_bytes(capture_write.write_pcap(session(2_000, seed=5).units))
+    ingest.ingest_path(db, path)
+    assert asked == [{"bucket_bytes": derive.BINARY_BUCKET_BYTES}]
