@@ -267,25 +267,33 @@ SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
 FROM _pitch_orders
 """
 
-# Executions (E) take symbol and price from their add (``_pitch_fills``: the
-# line of each E and of its add); trades carry their own.
+# Executions (E) take symbol and price from their add (``_pitch_fills``: each E's
+# line with its add's symbol and price, NULL when no add precedes it); trades
+# carry their own. Run once per range of lines ($lo <= line_no < $hi, in order):
+# see :func:`insert_derived`.
 _EXECUTIONS_SQL = f"""
 INSERT INTO executions
-WITH broken AS (SELECT execution_id FROM messages WHERE file_id = $f
-                AND type IN ({sql_list(BREAK_CODES)}))
-SELECT $f, e.line_no, e.execution_id, e.time_ns, o.symbol, e.shares, o.price, e.type, e.order_id,
-       e.execution_id IN (FROM broken)
+SELECT $f, e.line_no, e.execution_id, e.time_ns, f.symbol, e.shares, f.price, e.type, e.order_id,
+       e.execution_id IN (FROM _pitch_broken)
 FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id FROM messages_common
-      WHERE file_id = $f AND type IN ({sql_list(EXECUTE_CODES)})) e
-JOIN _pitch_fills f ON f.line_no = e.line_no
-LEFT JOIN (SELECT line_no, symbol, price FROM orders WHERE file_id = $f) o
-       ON o.line_no = f.add_line
+      WHERE file_id = $f AND type IN ({sql_list(EXECUTE_CODES)})
+        AND line_no >= $lo AND line_no < $hi) e
+JOIN (FROM _pitch_fills_t WHERE line_no >= $lo AND line_no < $hi) f ON f.line_no = e.line_no
 UNION ALL
 SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
-       execution_id IN (FROM broken)
+       execution_id IN (FROM _pitch_broken)
 FROM messages WHERE file_id = $f AND type IN ({sql_list(TRADE_CODES)})
+  AND line_no >= $lo AND line_no < $hi
 ORDER BY 2
 """
+#: The trade breaks' execution ids of one file, read once for every range.
+_BROKEN_SQL = f"""CREATE TEMP TABLE _pitch_broken AS
+SELECT execution_id FROM messages WHERE file_id = $f AND type IN ({sql_list(BREAK_CODES)})"""
+#: Lines per range of the executions' insert. One statement for a whole file
+#: held every order and execution in its hash joins, beside a sort: a 5 GB
+#: capture (182M messages) ran out of DuckDB's 1 GB there. A range of 16M
+#: lines holds a few million executions, and no join reads ``orders``.
+EXECUTION_LINES = 16_000_000
 
 #: DuckDB's row group: inserting batches smaller than this costs it a merge
 #: (about twice the time for orders), so the buckets' orders are regrouped.
@@ -295,20 +303,23 @@ ROW_GROUP = 122_880
 Lifecycles.orders_schema = ORDERS_SCHEMA
 Lifecycles.orders_sql = _ORDERS_SQL
 Lifecycles.executions_sql = _EXECUTIONS_SQL
+Lifecycles.broken_sql = _BROKEN_SQL
 
 
 def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lifecycles
                    ) -> dict[str, float]:
     """Fill ``orders`` and ``executions`` for one file; the seconds each took.
 
-    Each bucket's fills (an execution's line, its add's line, binary's price)
-    go to a :class:`~pitch.spool.Spool` as the bucket is written, so they
-    never sit in memory for the whole file (17M executions in a 5 GB capture:
-    0.8 GB as arrays, twice that concatenated); the executions' join reads
-    them back as a stream.
+    Each bucket's fills (an execution's line, its add's symbol and price, or
+    binary's price from the replay) go to a :class:`~pitch.spool.Spool` as
+    the bucket is written, so they never sit in memory for the whole file
+    (17M executions in a 5 GB capture: 0.8 GB as arrays, twice that
+    concatenated). They become a temporary table, and the executions are
+    inserted one range of :data:`EXECUTION_LINES` lines at a time, in line
+    order, so each join holds one range's executions.
     """
     started = time.perf_counter()
-    fills = _Fills()
+    fills = _Fills(lifecycles.orders_schema.field("symbol").type)
     stream = pa.RecordBatchReader.from_batches(lifecycles.orders_schema,
                                                _orders(lifecycles, fills))
     try:
@@ -316,45 +327,71 @@ def insert_derived(cur: duckdb.DuckDBPyConnection, file_id: int, lifecycles: Lif
             cur.execute(lifecycles.orders_sql, {"f": file_id})
         ordered = time.perf_counter()
         with registered(cur, "_pitch_fills", fills.reader()):
-            cur.execute(lifecycles.executions_sql, {"f": file_id})
+            cur.execute("CREATE TEMP TABLE _pitch_fills_t AS FROM _pitch_fills")
+        cur.execute(lifecycles.broken_sql, {"f": file_id})
+        last = cur.execute("SELECT max(line_no) FROM messages WHERE file_id = ?",
+                           [file_id]).fetchone()[0] or 0
+        for lo in range(1, last + 1, EXECUTION_LINES):
+            cur.execute(lifecycles.executions_sql,
+                        {"f": file_id, "lo": lo, "hi": lo + EXECUTION_LINES})
+        cur.execute("DROP TABLE _pitch_fills_t")
+        cur.execute("DROP TABLE _pitch_broken")
     finally:
         fills.close()
     return {"orders": ordered - started, "executions": time.perf_counter() - ordered}
 
 
-#: Fills kept in memory before they go to a temporary file (24 bytes each).
+#: Fills kept in memory before they go to a temporary file (about 30 bytes each).
 MEMORY_FILLS = 1_000_000
-_FILL_FIELDS = [pa.field("line_no", pa.int64()), pa.field("add_line", pa.int64())]
-#: ``_pitch_fills``: text's, and binary's with the price replay found.
-FILLS_SCHEMA = pa.schema(_FILL_FIELDS)
-PRICED_FILLS_SCHEMA = pa.schema(_FILL_FIELDS + [pa.field("price", pa.decimal128(18, 4))])
 
 
 class _Fills:
-    """Every bucket's fills, in bucket order, spooled (see :func:`insert_derived`)."""
+    """Every bucket's fills, in bucket order, spooled (see :func:`insert_derived`):
+    each execution's line, and the symbol and price it takes from its add (text) or
+    from the replay (binary, whose price falls back to the message's own)."""
 
-    def __init__(self) -> None:
+    def __init__(self, symbol_type: pa.DataType) -> None:
+        self.schema = pa.schema([("line_no", pa.int64()), ("symbol", symbol_type),
+                                 ("price", pa.decimal128(18, 4))])
         self._spool: Spool | None = None
 
     def add(self, got: Linked) -> None:
-        columns = {"line_no": pa.array(got.fill_line, pa.int64()),
-                   "add_line": pa.array(got.fill_add_line, mask=got.fill_add_line < 0)}
-        schema = FILLS_SCHEMA
-        if got.fill_price is not None:
-            columns["price"] = decimal(got.fill_price, got.fill_price >= 0)
-            schema = PRICED_FILLS_SCHEMA
+        orders, add_line = got.orders, got.fill_add_line
+        lines = orders.column("line_no").to_numpy()
+        found = add_line >= 0
+        at = np.zeros(len(add_line), np.int64)
+        if len(lines):  # each fill's add, found by its line among the bucket's adds
+            by_line = np.argsort(lines, kind="stable")
+            pos = np.minimum(np.searchsorted(lines[by_line], add_line), len(lines) - 1)
+            at = by_line[pos]
+            found &= lines[at] == add_line
+        rows = pa.array(np.where(found, at, 0), mask=~found)
+        if len(lines):
+            symbol = orders.column("symbol").take(rows)
+            price = (decimal(got.fill_price, got.fill_price >= 0) if got.fill_price is not None
+                     else orders.column("price").take(rows))
+        else:
+            symbol = pa.nulls(len(add_line), self.schema.field("symbol").type)
+            price = (decimal(got.fill_price, got.fill_price >= 0) if got.fill_price is not None
+                     else pa.nulls(len(add_line), pa.decimal128(18, 4)))
         if self._spool is None:
-            self._spool = Spool(schema, MEMORY_FILLS)
-        self._spool.add(pa.record_batch(list(columns.values()), schema=schema))
+            self._spool = Spool(self.schema, MEMORY_FILLS)
+        self._spool.add(pa.record_batch(
+            [pa.array(got.fill_line, pa.int64()), _whole(symbol),
+             _whole(price).cast(pa.decimal128(18, 4))], schema=self.schema))
 
     def reader(self) -> pa.RecordBatchReader:
-        if self._spool is None:  # no bucket: an empty table of text's shape
-            return pa.RecordBatchReader.from_batches(FILLS_SCHEMA, [])
+        if self._spool is None:  # no bucket: no fills
+            return pa.RecordBatchReader.from_batches(self.schema, [])
         return self._spool.reader()
 
     def close(self) -> None:
         if self._spool is not None:
             self._spool.close()
+
+
+def _whole(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _orders(lifecycles: Lifecycles, fills: _Fills) -> Iterator[pa.RecordBatch]:

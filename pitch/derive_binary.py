@@ -43,23 +43,25 @@ FROM _pitch_orders
 """
 
 # Executions take their order's symbol, and the price replay found (the
-# order's price at that moment, or their own); trades carry both.
+# order's price at that moment, or their own); trades carry both. One range of
+# lines at a time, as text's (see pitch.derive.insert_derived).
 _EXECUTIONS_SQL = f"""
 INSERT INTO executions
-WITH broken AS (SELECT execution_id FROM messages_binary WHERE file_id = $f
-                AND type IN ({sql_list(BREAK_CODES)}))
-SELECT $f, e.line_no, e.execution_id, e.time_ns, o.symbol, e.shares, coalesce(f.price, e.price),
-       e.type, e.order_id, e.execution_id IN (FROM broken)
+SELECT $f, e.line_no, e.execution_id, e.time_ns, f.symbol, e.shares, coalesce(f.price, e.price),
+       e.type, e.order_id, e.execution_id IN (FROM _pitch_broken)
 FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id, price FROM messages_binary
-      WHERE file_id = $f AND type IN ({sql_list(EXECUTE_CODES)})) e
-JOIN _pitch_fills f ON f.line_no = e.line_no
-LEFT JOIN (SELECT line_no, symbol FROM orders WHERE file_id = $f) o ON o.line_no = f.add_line
+      WHERE file_id = $f AND type IN ({sql_list(EXECUTE_CODES)})
+        AND line_no >= $lo AND line_no < $hi) e
+JOIN (FROM _pitch_fills_t WHERE line_no >= $lo AND line_no < $hi) f ON f.line_no = e.line_no
 UNION ALL
 SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
-       execution_id IN (FROM broken)
+       execution_id IN (FROM _pitch_broken)
 FROM messages_binary WHERE file_id = $f AND type IN ({sql_list(TRADE_CODES)})
+  AND line_no >= $lo AND line_no < $hi
 ORDER BY 2
 """
+_BROKEN_SQL = f"""CREATE TEMP TABLE _pitch_broken AS
+SELECT execution_id FROM messages_binary WHERE file_id = $f AND type IN ({sql_list(BREAK_CODES)})"""
 
 
 def _ticks(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -103,6 +105,7 @@ class BinaryLifecycles(Lifecycles):
 
     add_schema, event_schema = ADD_SCHEMA, EVENT_SCHEMA
     orders_schema, orders_sql, executions_sql = ORDERS_SCHEMA, _ORDERS_SQL, _EXECUTIONS_SQL
+    broken_sql = _BROKEN_SQL
     #: A quarter of text's rows in memory while loading: binary's events are twice
     #: as wide (price, remaining, unit), and the rows held are slices that keep
     #: whole chunks: 150-190 MB of Arrow at text's limits, beside DuckDB's pool.

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from pitch import derive, ingest, queries
+from pitch import store, derive, ingest, queries
 from pitch.spool import Spool
 
 
@@ -263,6 +263,14 @@ def test_every_way_of_deriving_matches_the_reference_sql(tmp_path, monkeypatch, 
     assert derived_rows(tmp_path, "parts", path) == (want, want)
     spill(monkeypatch, buckets=7)
     assert derived_rows(tmp_path, "buckets", path, chunk_size=50_000) == (want, want)
+    # Executions inserted a range of lines at a time (16M lines in use): many ranges
+    # give the same rows, stored in line order.
+    monkeypatch.setattr(derive, "EXECUTION_LINES", 997)
+    assert derived_rows(tmp_path, "ranges", path) == (want, want)
+    conn = store.connect(tmp_path / "ranges.duckdb")
+    stored = [r[0] for r in conn.execute("SELECT line_no FROM executions").fetchall()]
+    conn.close()
+    assert stored == sorted(stored) and len(stored) == len(want["executions"])
 
 
 def test_a_big_file_gets_a_bucket_per_64_mb() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import book_reference
-from pitch import capture_write, ingest
+from pitch import capture_write, derive, ingest
 from pitch.generate_binary import session
 from pitch.layouts import ROLES, Role
 from pitch.lifecycle import ROLE_IDS, Adds, Events
@@ -46,13 +46,16 @@ def reference(messages: list[dict]):
     return adds, events, got
 
 
-@pytest.mark.parametrize("buckets", [1, 3])
+@pytest.mark.parametrize("buckets, lines", [(1, None), (3, None), (3, 997)])
 def test_binary_orders_and_executions_equal_the_slow_replay(db, tmp_path, monkeypatch,
-                                                             buckets: int) -> None:
+                                                             buckets: int, lines) -> None:
+    """``lines``: executions inserted that many lines at a time (many ranges)."""
     s = session(30_000, seed=4, gaps=True, retransmissions=True)
     path = tmp_path / "s.pcap"
     path.write_bytes(capture_write.write_pcap(s.units))
     monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False, **_: buckets)
+    if lines:
+        monkeypatch.setattr(derive, "EXECUTION_LINES", lines)
     ingest.ingest_path(db, path, chunk_size=128 << 10)
     adds, events, want = reference(s.messages)
     assert want.modifies.sum() and want.added.sum() and (want.cleared_by >= 0).any()
@@ -82,6 +85,8 @@ def test_binary_orders_and_executions_equal_the_slow_replay(db, tmp_path, monkey
     trades = db.execute("SELECT count(*) FROM executions WHERE type IN ('0x2A', '0x2B', '0x30')"
                         ).fetchone()[0]
     assert trades == sum(ROLES[m["type"]] is Role.TRADE for m in s.messages)
+    stored = [r[0] for r in db.execute("SELECT line_no FROM executions").fetchall()]
+    assert stored == sorted(stored)  # inserted in line order, range after range
 
 
 def test_real_capture_orders(db) -> None:
