@@ -19,12 +19,12 @@ if [ ${#PACKAGES[@]} -gt 0 ]; then
 fi
 # With no arguments, the whole suite in two phases: the one load-sensitive scenario
 # (marked solo: ten browsers against one app, tests/test_many_users.py) alone first,
-# then everything else on two workers (pytest-xdist). Both phases always run; the
+# then everything else on two workers (pytest-xdist), a module to a worker. Both phases always run; the
 # script fails if either does. With arguments, one plain pytest run with them.
 if [ $# -gt 0 ]; then
   exec .venv/bin/python -m pytest "$@"
 fi
 status=0
 .venv/bin/python -m pytest -m solo || status=$?
-.venv/bin/python -m pytest -m "not solo" -n "${PYTEST_WORKERS:-2}" --dist worksteal || status=$?
+.venv/bin/python -m pytest -m "not solo" -n "${PYTEST_WORKERS:-2}" --dist loadfile || status=$?
 exit "$status"

@@ -28,7 +28,9 @@ def db(tmp_path):
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Slow tests first (the order is otherwise kept): with ``-n 2`` (pytest-xdist, the
-    second phase of ./run-tests.sh) the long ones start at once, one per worker, instead
-    of last with one worker idle."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Modules with slow tests first, each module's tests kept in their order: with
+    ``-n 2 --dist loadfile`` (pytest-xdist, the second phase of ./run-tests.sh) a
+    module runs whole on one worker, in order (some share one server across their
+    tests), and the long ones start at once instead of last with one worker idle."""
+    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow)
