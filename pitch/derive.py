@@ -180,7 +180,7 @@ class Linked:
 
     orders: pa.Table  # ADD_SCHEMA + executed, cancelled, last_time (-1: none), events
     fill_line: np.ndarray  # line of each execution (E) of the bucket
-    fill_add_line: np.ndarray  # line of its add; -1 when no add precedes it
+    fill_add: np.ndarray  # its add's row in ``orders``; -1 when no add precedes it
     fill_price: np.ndarray | None = None  # binary: its price in ten-thousandths; -1 unknown
 
 
@@ -218,13 +218,13 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
     last = np.flatnonzero(np.append(to[1:] != to[:-1], True)) if len(to) else to
     last_time = np.full(na, -1, np.int64)
     last_time[to[last]] = events.column("time_ns").to_numpy()[on[last]]
-    event_add_line = np.full(len(ev_id), -1, np.int64)
-    event_add_line[on] = add_line[to]
+    event_add = np.full(len(ev_id), -1, np.int64)
+    event_add[on] = to
     orders = adds
     for name, values in (("executed", executed), ("cancelled", cancelled),
                          ("last_time", last_time), ("events", count)):
         orders = orders.append_column(name, pa.array(values))
-    return Linked(orders, ev_line[is_exec], event_add_line[is_exec])
+    return Linked(orders, ev_line[is_exec], event_add[is_exec])
 
 
 #: See :func:`link`.
@@ -356,29 +356,14 @@ class _Fills:
         self._spool: Spool | None = None
 
     def add(self, got: Linked) -> None:
-        orders, add_line = got.orders, got.fill_add_line
-        lines = orders.column("line_no").to_numpy()
-        found = add_line >= 0
-        at = np.zeros(len(add_line), np.int64)
-        if len(lines):  # each fill's add, found by its line among the bucket's adds
-            by_line = np.argsort(lines, kind="stable")
-            pos = np.minimum(np.searchsorted(lines[by_line], add_line), len(lines) - 1)
-            at = by_line[pos]
-            found &= lines[at] == add_line
-        rows = pa.array(np.where(found, at, 0), mask=~found)
-        if len(lines):
-            symbol = orders.column("symbol").take(rows)
-            price = (decimal(got.fill_price, got.fill_price >= 0) if got.fill_price is not None
-                     else orders.column("price").take(rows))
-        else:
-            symbol = pa.nulls(len(add_line), self.schema.field("symbol").type)
-            price = (decimal(got.fill_price, got.fill_price >= 0) if got.fill_price is not None
-                     else pa.nulls(len(add_line), pa.decimal128(18, 4)))
+        picked = got.orders.select(["symbol", "price"]).take(
+            pa.array(got.fill_add, mask=got.fill_add < 0))  # NULL where no add
+        price = (picked.column("price") if got.fill_price is None
+                 else decimal(got.fill_price, got.fill_price >= 0))
         if self._spool is None:
             self._spool = Spool(self.schema, MEMORY_FILLS)
-        self._spool.add(pa.record_batch(
-            [pa.array(got.fill_line, pa.int64()), _whole(symbol),
-             _whole(price).cast(pa.decimal128(18, 4))], schema=self.schema))
+        self._spool.add(pa.table([pa.array(got.fill_line, pa.int64()), picked.column("symbol"),
+                                  price], schema=self.schema))
 
     def reader(self) -> pa.RecordBatchReader:
         if self._spool is None:  # no bucket: no fills
@@ -388,10 +373,6 @@ class _Fills:
     def close(self) -> None:
         if self._spool is not None:
             self._spool.close()
-
-
-def _whole(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _orders(lifecycles: Lifecycles, fills: _Fills) -> Iterator[pa.RecordBatch]:

@@ -162,7 +162,6 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
         pa.decimal128(18, 4), len(last), [None, pa.py_buffer(words)]))
     role = events.column("role").to_numpy()
     fill = np.isin(role, _EXECUTION_ROLES)
-    add_line = np.where(got.event_add >= 0, adds.column("line_no").to_numpy()[
-        np.maximum(got.event_add, 0)] if len(adds) else -1, -1)
-    return Linked(orders.select(ORDERS_SCHEMA.names),
-                  _ints(events.column("line_no"))[fill], add_line[fill], got.event_price[fill])
+    return Linked(orders.select(ORDERS_SCHEMA.names),  # rows as in adds: event_add holds
+                  _ints(events.column("line_no"))[fill], got.event_add[fill],
+                  got.event_price[fill])
