@@ -8,7 +8,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from pitch import store, derive, ingest, queries
+from pitch import derive, ingest, queries, store
 from pitch.spool import Spool
 
 

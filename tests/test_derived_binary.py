@@ -129,7 +129,6 @@ def test_the_lifecycle_table_of_every_binary_order_ends_as_orders_says(db, tmp_p
 
 def test_a_big_capture_gets_a_bucket_per_16_mb(db, tmp_path, monkeypatch) -> None:
     """Binary buckets are smaller than text's: linking one costs memory by its messages."""
-    from pitch import derive
     sizes = [derive.buckets_for(mb << 20, bucket_bytes=derive.BINARY_BUCKET_BYTES)
              for mb in (1, 64, 65, 1000, 5000)]
     assert sizes == [1, 1, 5, 63, 313]
