@@ -144,6 +144,9 @@ async def visit(pg, session: int, title: str, run_query: bool) -> View:
             await box.fill(QUERY)
             await box.press("Control+Enter")
             await pg.wait_for_function("() => document.body.innerText.includes(' rows in ')")
+            # The answer's grid sits below the editor and the schema: bring it into view,
+            # or the grid may never draw its cells (seen once in CI: 150 s without them).
+            await pg.locator('[data-testid="stDataFrame"]').first.scroll_into_view_if_needed()
             await pg.wait_for_selector('[data-testid="stDataFrame"] td[role="gridcell"]',
                                        state="attached")  # in the grid's hidden table
             await settle(pg)
