@@ -1,9 +1,11 @@
 """Does every page answer within 1 s on a database of 1,000,000 messages?
 
     .venv/bin/python benchmarks/bench_pages.py [--messages 1000000] [--repeat 5]
+    .venv/bin/python benchmarks/bench_pages.py --db DB [--messages N]   # reuse a database
 
 Generates a session (``python -m pitch generate``, in a child process),
-ingests it into a fresh database, then times, uncached, the queries each page
+ingests it into a fresh database (or, with ``--db``, builds that database once
+and reuses it on the next runs: 100M messages take minutes to build), then times, uncached, the queries each page
 runs on a first visit and on its heaviest usual interactions (a deep page, a
 sort on a non-time column, a filter, one order, one symbol), sidebar
 included. Each is the median of ``--repeat`` runs. Baseline: ``SELECT
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from pitch import queries as q, sandbox, store  # noqa: E402
 from pitch.filters import MessageFilter, OrderFilter  # noqa: E402
 from pitch.ingest import ingest_path  # noqa: E402
+from pitch.sql_examples import EXAMPLES  # noqa: E402
 
 TARGET_MS = 1000.0  # a whole page view
 QUERY_TARGET_MS = 200.0  # one query of targets() at 10M messages
@@ -98,8 +101,8 @@ def views(c: Any) -> dict[str, list[Callable[[], Any]]]:
             lambda: q.symbol_adds(c, top, q.BUCKETS[q.pick_bucket(span, max_buckets=120)]),
             lambda: q.orders_page(c, OrderFilter(symbols=(top,)))],
         "Ingest": sidebar + [lambda: q.reject_count(c, 1), lambda: q.rejects_page(c, 1)],
-        "SQL, an example query": sidebar + [lambda: q.schema(c), lambda: sandbox.run_query(
-            c, "SELECT type, count(*) FROM messages GROUP BY ALL")],
+        **{f"SQL, example: {name}": sidebar + [lambda: q.schema(c), lambda sql=sql: sandbox.run_query(
+            c, sql)] for name, sql in EXAMPLES.items()},
     }
 
 
@@ -127,20 +130,34 @@ def exports(c: Any) -> list[tuple[str, Callable[[], Any]]]:
             ("messages CSV, all", lambda: q.messages_csv(c, MessageFilter()))]
 
 
+def open_database(args: argparse.Namespace, tmp: Path) -> Any:
+    """The database to time: ``--db`` as it is when it holds files, else built now."""
+    db = args.db or tmp / "bench.duckdb"
+    c = store.connect(db)
+    held = c.execute("SELECT count(*), coalesce(sum(messages), 0) FROM files").fetchone()
+    if held[0]:
+        print(f"{db}: {held[0]} file(s), {held[1]:,} messages (reused)\n")
+        return c
+    path = args.file or tmp / "session.pitch"
+    if not args.file:
+        subprocess.run([sys.executable, "-m", "pitch", "generate", "--messages",
+                        str(args.messages), "--seed", "7", str(path)], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    print(f"{ingest_path(c, path).summary()}\n")
+    return c
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-export", action="store_true", help="skip the CSV exports")
+    parser.add_argument("--db", type=Path, help="database to build once (from --messages "
+                        "generated messages, or --file) and reuse when it exists")
+    parser.add_argument("--file", type=Path, help="a session file to ingest instead of generating")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "session.pitch"
-        subprocess.run([sys.executable, "-m", "pitch", "generate", "--messages",
-                        str(args.messages), "--seed", "7", str(path)], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-        c = store.connect(Path(tmp) / "bench.duckdb")
-        result = ingest_path(c, path)
-        print(f"{result.summary()}\n")
+        c = open_database(args, Path(tmp))
         base = median_ms(lambda: c.execute("SELECT sum(shares) FROM messages").fetchone(),
                          args.repeat)
         print(f"baseline SELECT sum(shares) FROM messages (one column scan): {base:.1f} ms, "

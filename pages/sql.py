@@ -6,29 +6,8 @@ import streamlit as st
 
 from pitch import export, queries, sandbox, settings, sql_export, ui
 from pitch.errors import QueryRefused
+from pitch.sql_examples import EXAMPLES
 
-EXAMPLES = {
-    "Message counts by type": (
-        "SELECT t.name, m.type, count(*) AS messages\nFROM messages m "
-        "JOIN message_types t ON t.code = m.type\nGROUP BY ALL ORDER BY messages DESC"),
-    "Top 10 symbols by executed shares": (
-        "SELECT symbol, sum(shares) AS shares, count(*) AS trades,\n"
-        "       round(sum(price * shares) / sum(shares), 4) AS vwap\n"
-        "FROM executions WHERE NOT broken\nGROUP BY symbol ORDER BY shares DESC LIMIT 10"),
-    "Messages per minute": (
-        "SELECT time_ns // 60000000000 AS minute, count(*) AS messages\n"
-        "FROM messages GROUP BY minute ORDER BY minute"),
-    "Largest open orders": (
-        "SELECT order_id, symbol, side, price, remaining_shares\nFROM orders "
-        "WHERE status = 'open'\nORDER BY remaining_shares DESC LIMIT 20"),
-    "Files and their rejects": (
-        "SELECT f.name, r.line_no, r.reason\nFROM rejects r JOIN files f USING (file_id)\n"
-        "ORDER BY f.file_id, r.line_no"),
-    "Sequence gaps in binary captures": (
-        "SELECT f.name, g.unit, g.expected_sequence, g.received_sequence, g.missing\n"
-        "FROM gaps g JOIN files f USING (file_id)\nORDER BY f.file_id, g.unit, "
-        "g.expected_sequence"),
-}
 limits = settings.current()  # validated: the row limit is at least 1
 st.title("SQL")
 st.caption("One read-only SELECT over the tables on the right. Writes, settings and file "

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import duckdb
 import pyarrow as pa
 
-from . import archive_write, settings, store
+from . import archive_write, settings, store, summaries
 from .archive_write import ROW_GROUP_ROWS, STAGING  # noqa: F401  (part of this API)
 from .file_tables import (ARCHIVE_TABLES, ArchiveError, db_columns, file_key, parse_date,
                           session_date, table_batches)
@@ -190,6 +190,7 @@ def connect(root: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     for table in ARCHIVE_TABLES:
         if data_files(path, table):
             _replace_with_view(conn, path, table)
+    summaries.archive_views(conn)  # counted from the archive's messages when read
     conn.execute("SET allowed_directories = ?", [[f"{path}/"]])
     _lock(conn)
     return conn

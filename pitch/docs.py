@@ -38,6 +38,10 @@ TABLE_NOTES = {
     "executions": "one row per execution (E takes symbol and price from its order; P/r/2 carry "
                   "their own); broken once a Trade Break names it",
     "meta": "schema_version",
+    "message_counts": "per file, how many messages of each type, symbol and side (written at "
+                      "ingest: type counts and filter counts without reading every message)",
+    "message_seconds": "per file, how many messages of each type in each second of `time_ns` "
+                       "(`second` empty when the time is unknown): the rate chart",
 }
 
 COLUMN_NOTES = {

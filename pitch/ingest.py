@@ -31,7 +31,7 @@ from .ingest_binary import BinaryStream, binary_chunks
 from .ingest_text import TextStream, text_chunks
 from .background import prefetch
 from .names import safe_name
-from . import store
+from . import store, summaries
 from .store import registered, transaction
 
 CHUNK_SIZE = 8 << 20  # measured: 8 MB pipelines better than 4, 12 or 16
@@ -236,6 +236,9 @@ def _land(cur: duckdb.DuckDBPyConnection, stream: "TextStream | BinaryStream", f
         progress(size, size, DERIVING)
     phases = {"load": time.perf_counter() - loading}
     phases.update(insert_derived(cur, file_id, stream.lifecycles))
+    counting = time.perf_counter()
+    summaries.insert(cur, file_id)
+    phases["counts"] = time.perf_counter() - counting
     seconds = time.perf_counter() - started
     cur.execute("UPDATE files SET messages = ?, rejects = ?, status = ?, finished_at = ?, "
                 "seconds = ?, first_time_ns = ?, last_time_ns = ? WHERE file_id = ?",

@@ -22,7 +22,7 @@ from typing import Iterator
 
 import duckdb
 
-from . import settings
+from . import settings, summaries
 from .errors import DatabaseBusyError, PitchError
 from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_COLUMNS,
                       FIELD_COLUMNS, MESSAGE_TYPES, ROLES, SQL_TYPES, TEXT_FIELD_COLUMNS)
@@ -32,8 +32,9 @@ from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_CO
 #: 3: orders.remaining_shares and orders.status are generated (virtual) columns.
 #: 4: binary PITCH: messages_binary, gaps, files.format/skipped_packets/duplicates,
 #: rejects.packet, orders.modifies/added_shares/last_price, message_types.role.
+#: 5: message_counts and message_seconds (pitch.summaries), filled at ingest.
 #: Older files migrate when opened.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # The defaults live in pitch.settings (one validated object); these names stay for callers.
 DEFAULT_DB = settings.Settings.db
 DEFAULT_MEMORY_LIMIT = settings.Settings.memory_limit
@@ -110,6 +111,7 @@ TABLES: dict[str, str] = {
     "executions": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, execution_id UBIGINT, "
                   "time_ns BIGINT, symbol VARCHAR, shares BIGINT, price DECIMAL(18,4), "
                   "type VARCHAR, order_id UBIGINT, broken BOOLEAN",
+    **summaries.TABLES,
 }
 
 
@@ -182,10 +184,13 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     if _orders_stored(conn) or _lacks(conn, "orders", "modifies"):
         _migrate_orders(conn)
     _migrate_to_4(conn)
+    counted = all(_exists(conn, name) for name in summaries.TABLES)
     for name, columns in TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     for name, select in VIEWS.items():
         conn.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
+    if not counted:  # a version 4 file (or a new one): count what is already in
+        summaries.backfill(conn)
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     lengths: dict[str, list[int]] = {}
     feeds: dict[str, str] = {}
@@ -196,6 +201,12 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute("INSERT OR REPLACE INTO message_types VALUES (?, ?, ?, ?, ?, ?)",
                      [code, type_id, name, " or ".join(map(str, sorted(lengths[code]))),
                       feeds[code], ROLES[code].value])
+
+
+def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                             "current_database() AND schema_name = 'main' AND table_name = ?",
+                             [table]).fetchone()[0])
 
 
 def _is_version_1(conn: duckdb.DuckDBPyConnection) -> bool:
@@ -318,7 +329,8 @@ def registered(cur: duckdb.DuckDBPyConnection, name: str, data: object) -> Itera
 #: Every table that holds rows of one file, by ``file_id``; ``files`` last.
 #: A new per-file table (binary PITCH's ``gaps``) is one more entry here.
 FILE_TABLES: tuple[str, ...] = ("messages_common", "messages_other", "messages_binary",
-                                "rejects", "gaps", "orders", "executions", "files")
+                                "rejects", "gaps", "orders", "executions", "message_counts",
+                                "message_seconds", "files")
 
 
 class UnknownFileError(PitchError):

@@ -23,9 +23,9 @@ def totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Headline numbers: files, messages, rejects, symbols, orders, executed shares."""
     row = conn.execute("""
         SELECT (SELECT count(*) FROM files),
-               (SELECT count(*) FROM messages),
+               (SELECT coalesce(sum(messages), 0) FROM message_counts),
                (SELECT count(*) FROM rejects),
-               (SELECT count(DISTINCT symbol) FROM messages),
+               (SELECT count(DISTINCT symbol) FROM message_counts),
                (SELECT count(*) FROM orders),
                (SELECT coalesce(sum(shares), 0) FROM executions WHERE NOT broken)
     """).fetchone()
@@ -124,13 +124,15 @@ def time_bounds(conn: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None
 
 def unknown_times(conn: duckdb.DuckDBPyConnection) -> int:
     """How many messages have no time (binary ones before their unit's first Time message)."""
-    return int(conn.execute("SELECT count(*) FROM messages WHERE time_ns IS NULL").fetchone()[0])
+    return int(conn.execute("SELECT coalesce(sum(messages), 0) FROM message_seconds "
+                            "WHERE second IS NULL").fetchone()[0])
 
 
 def symbols(conn: duckdb.DuckDBPyConnection) -> list[str]:
     """Every symbol seen, sorted (for filter choices)."""
     return [r[0] for r in conn.execute(
-        "SELECT DISTINCT symbol FROM messages WHERE symbol IS NOT NULL ORDER BY 1").fetchall()]
+        "SELECT DISTINCT symbol FROM message_counts WHERE symbol IS NOT NULL ORDER BY 1"
+    ).fetchall()]
 
 
 def schema(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:

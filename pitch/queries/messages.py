@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import duckdb
 import pandas as pd
 
@@ -23,9 +25,19 @@ MESSAGE_SORTS: dict[str, str] = {
 
 
 def message_count(conn: duckdb.DuckDBPyConnection, flt: MessageFilter) -> int:
-    """How many messages match the filter."""
+    """How many messages match the filter.
+
+    A filter of types, symbols, side and file only is a sum over the counts kept
+    at ingest (:mod:`pitch.summaries`, which has those columns); a time window or
+    an order id counts messages.
+    """
     where, params, _ = flt.where()
-    return int(conn.execute(f"SELECT count(*) FROM messages {where}", params).fetchone()[0])
+    counted = replace(flt, types=(), symbols=(), side=None, file_id=None) == MessageFilter()
+    if counted:
+        sql = f"SELECT coalesce(sum(messages), 0) FROM message_counts {where}"
+    else:
+        sql = f"SELECT count(*) FROM messages {where}"
+    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",

@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 
 from ..filters import TYPE_NAMES
+from ..summaries import SECOND_NS
 
 #: Bucket widths for the message-rate chart, by label, in nanoseconds.
 BUCKETS: dict[str, int] = {"1 s": 10**9, "10 s": 10 * 10**9, "1 min": 60 * 10**9,
@@ -15,8 +16,8 @@ BUCKETS: dict[str, int] = {"1 s": 10**9, "10 s": 10 * 10**9, "1 min": 60 * 10**9
 def message_type_counts(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Message types present with their counts, most frequent first."""
     return conn.execute("""
-        SELECT t.name AS message_type, m.type AS code, count(*) AS count
-        FROM messages m JOIN message_types t ON t.code = m.type
+        SELECT t.name AS message_type, m.type AS code, sum(m.messages)::BIGINT AS count
+        FROM message_counts m JOIN message_types t ON t.code = m.type
         GROUP BY ALL ORDER BY count DESC, message_type
     """).df()
 
@@ -42,10 +43,19 @@ def message_rate(conn: duckdb.DuckDBPyConnection, bucket_ns: int) -> pd.DataFram
     """Messages per time bucket and type: [bucket_ns, code, message_type, count].
 
     Messages whose time is unknown are left out (:func:`unknown_times` counts them).
+    A bucket of whole seconds (every one of :data:`BUCKETS`) sums the per-second
+    counts kept at ingest (:mod:`pitch.summaries`); any other width counts messages.
     """
-    df = conn.execute("""
-        SELECT time_ns // $b * $b AS bucket_ns, type AS code, count(*) AS count
-        FROM messages WHERE time_ns IS NOT NULL GROUP BY ALL ORDER BY bucket_ns, code
-    """, {"b": bucket_ns}).df()
+    if bucket_ns % SECOND_NS == 0:
+        sql = """SELECT second * $s // $b * $b AS bucket_ns, type AS code,
+                        sum(messages)::BIGINT AS count
+                 FROM message_seconds WHERE second IS NOT NULL
+                 GROUP BY ALL ORDER BY bucket_ns, code"""
+        params = {"b": bucket_ns, "s": SECOND_NS}
+    else:
+        sql = """SELECT time_ns // $b * $b AS bucket_ns, type AS code, count(*) AS count
+                 FROM messages WHERE time_ns IS NOT NULL GROUP BY ALL ORDER BY bucket_ns, code"""
+        params = {"b": bucket_ns}
+    df = conn.execute(sql, params).df()
     df.insert(2, "message_type", df["code"].map(lambda c: TYPE_NAMES.get(c, c)))
     return df

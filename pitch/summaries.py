@@ -1,0 +1,67 @@
+"""Per-file message counts written at ingest, so that dashboards never count 100M rows.
+
+Two small tables, filled from a file's own ``messages`` inside its ingest
+transaction (one grouped scan each, a few per cent of the ingest):
+
+- ``message_counts(file_id, type, symbol, side, messages)``: how many
+  messages of each type, symbol and side. The type counts, the symbols, the
+  totals and the count of any Messages filter made only of types, symbols,
+  side and file are sums over it (a few thousand rows, not 100 million).
+- ``message_seconds(file_id, type, second, messages)``: how many of each type
+  in each whole second of ``time_ns`` (``second`` NULL for a binary message
+  whose time is unknown). Every bucket of the rate chart is a whole number of
+  seconds, so the chart is a sum over it.
+
+Both are exact by construction (``GROUP BY`` of the same rows); the tests
+compare every query that reads them with the same query over ``messages``.
+An archive has no such tables: :func:`archive_views` defines them as views
+over its ``messages``, so the same queries run there unchanged.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+#: Table -> its columns (see :data:`pitch.store.TABLES`).
+TABLES: dict[str, str] = {
+    "message_counts": "file_id INTEGER NOT NULL, type VARCHAR NOT NULL, symbol VARCHAR, "
+                      "side VARCHAR, messages BIGINT NOT NULL",
+    "message_seconds": "file_id INTEGER NOT NULL, type VARCHAR NOT NULL, second BIGINT, "
+                       "messages BIGINT NOT NULL",
+}
+#: Table -> the SELECT that computes it from ``messages`` (its WHERE is added).
+_SELECTS: dict[str, str] = {
+    "message_counts": "SELECT file_id, type, symbol, side, count(*) AS messages FROM messages "
+                      "{where} GROUP BY ALL",
+    "message_seconds": "SELECT file_id, type, time_ns // 1000000000 AS second, "
+                       "count(*) AS messages FROM messages {where} GROUP BY ALL",
+}
+#: Every rate-chart bucket must be a whole number of these (nanoseconds).
+SECOND_NS = 10**9
+
+
+def insert(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
+    """Count one file's messages into both tables (inside its ingest transaction)."""
+    for table, select in _SELECTS.items():
+        cur.execute(f"INSERT INTO {table} " + select.format(where="WHERE file_id = $f"),
+                    {"f": file_id})
+
+
+def backfill(conn: duckdb.DuckDBPyConnection) -> None:
+    """Fill both tables for every file already in a database made before they existed."""
+    conn.execute("BEGIN")
+    try:
+        for table, select in _SELECTS.items():
+            conn.execute(f"DELETE FROM {table}")
+            conn.execute(f"INSERT INTO {table} " + select.format(where=""))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def archive_views(conn: duckdb.DuckDBPyConnection) -> None:
+    """In an archive: both tables become views computed from its ``messages``."""
+    for table, select in _SELECTS.items():
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"CREATE VIEW {table} AS " + select.format(where=""))

@@ -1,0 +1,142 @@
+"""The counts kept at ingest (pitch.summaries) equal counting the messages themselves.
+
+Every query that reads ``message_counts`` or ``message_seconds`` is compared with
+the same question asked of ``messages``: on text and binary files side by side
+(binary ones have messages of unknown time), after a file is removed, on a
+database made before the tables existed, and on an archive.
+"""
+
+from __future__ import annotations
+
+import mixed_support
+import pandas as pd
+import pytest
+
+from pitch import archive, generate, generate_binary, queries, sandbox, store
+from pitch.sql_examples import EXAMPLES
+from pitch.filters import MessageFilter
+from pitch.ingest import ingest_path, remove_file
+from pitch.queries.overview import BUCKETS
+
+#: Filters the counts can answer, and ones that count messages (a time window, an order).
+FILTERS = [MessageFilter(), MessageFilter(types=("A", "0x22")), MessageFilter(symbols=("AAPL",)),
+           MessageFilter(side="B"), MessageFilter(types=("E",), symbols=("MSFT", "AAPL"), side="S"),
+           MessageFilter(file_id=2), MessageFilter(file_id=3, types=("0x20",)),
+           MessageFilter(start_ns=34_200 * 10**9, end_ns=36_000 * 10**9),
+           MessageFilter(order_id=7), MessageFilter(symbols=("NOPE",))]
+
+
+@pytest.fixture
+def files(tmp_path, db):
+    """Three files: the hand-made mixed pair, a generated text session and a capture."""
+    mixed_support.load(db)
+    text = tmp_path / "s.pitch"
+    generate.write_file(text, 4_000, seed=11)
+    capture = tmp_path / "s.pcap"
+    generate_binary.write_file(capture, "pcap", 3_000, seed=12, gaps=True)
+    for path in (text, capture):
+        ingest_path(db, path)
+    return db
+
+
+def counted(conn) -> dict[str, object]:
+    """Everything that reads the counts, as the pages ask."""
+    return {"types": queries.message_type_counts(conn),
+            "rates": [queries.message_rate(conn, width) for width in BUCKETS.values()],
+            "unknown": queries.unknown_times(conn), "symbols": queries.symbols(conn),
+            "totals": queries.totals(conn),
+            "counts": [queries.message_count(conn, f) for f in FILTERS]}
+
+
+def by_scanning(conn) -> dict[str, object]:
+    """The same answers from every message (what the queries did before the counts)."""
+    types = conn.execute("""
+        SELECT t.name AS message_type, m.type AS code, count(*) AS count
+        FROM messages m JOIN message_types t ON t.code = m.type
+        GROUP BY ALL ORDER BY count DESC, message_type""").df()
+    rates = [conn.execute("""
+        SELECT time_ns // $b * $b AS bucket_ns, type AS code, count(*) AS count
+        FROM messages WHERE time_ns IS NOT NULL GROUP BY ALL ORDER BY bucket_ns, code""",
+                          {"b": width}).df() for width in BUCKETS.values()]
+    counts = []
+    for flt in FILTERS:
+        where, params, _ = flt.where()
+        counts.append(conn.execute(f"SELECT count(*) FROM messages {where}", params).fetchone()[0])
+    return {"types": types, "rates": rates,
+            "unknown": conn.execute("SELECT count(*) FROM messages WHERE time_ns IS NULL"
+                                    ).fetchone()[0],
+            "symbols": [r[0] for r in conn.execute("SELECT DISTINCT symbol FROM messages "
+                                                   "WHERE symbol IS NOT NULL ORDER BY 1").fetchall()],
+            "messages": conn.execute("SELECT count(*) FROM messages").fetchone()[0],
+            "distinct": conn.execute("SELECT count(DISTINCT symbol) FROM messages").fetchone()[0],
+            "counts": counts}
+
+
+def assert_same(conn) -> None:
+    got, want = counted(conn), by_scanning(conn)
+    pd.testing.assert_frame_equal(got["types"], want["types"], check_dtype=False)
+    for mine, theirs in zip(got["rates"], want["rates"]):
+        pd.testing.assert_frame_equal(mine.drop(columns="message_type"), theirs,
+                                      check_dtype=False)
+    assert got["unknown"] == want["unknown"]
+    assert got["symbols"] == want["symbols"]
+    assert got["totals"]["messages"] == want["messages"]
+    assert got["totals"]["symbols"] == want["distinct"]
+    assert got["counts"] == want["counts"]
+
+
+def test_counts_equal_counting_messages(files) -> None:
+    assert_same(files)
+    assert queries.unknown_times(files) > 0  # the capture's messages before their Time
+    assert len(set(queries.message_count(files, f) for f in FILTERS)) > 5  # they differ
+
+
+def test_a_removed_file_leaves_the_counts(files) -> None:
+    before = queries.totals(files)["messages"]
+    gone = remove_file(files, 3)
+    assert queries.totals(files)["messages"] == before - gone["messages"]
+    assert files.execute("SELECT count(*) FROM message_counts WHERE file_id = 3").fetchone() == (0,)
+    assert_same(files)
+
+
+def test_a_database_made_before_the_counts_gets_them(files, tmp_path) -> None:
+    path = files.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
+                         "current_database()").fetchone()[0]
+    files.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    files.execute("DROP TABLE message_counts")
+    files.execute("DROP TABLE message_seconds")
+    files.close()
+    conn = store.connect(path)
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+            str(store.SCHEMA_VERSION),)
+        assert conn.execute("SELECT count(*) FROM message_counts").fetchone()[0] > 0
+        assert_same(conn)
+    finally:
+        conn.close()
+
+
+def test_an_archive_counts_its_messages(files, tmp_path) -> None:
+    want = counted(files)
+    files.close()  # the export opens the database itself, read-only
+    archive.export(tmp_path / "test.duckdb", tmp_path / "archive")
+    conn = archive.connect(tmp_path / "archive")
+    try:
+        got = counted(conn)
+        assert got["totals"]["messages"] == want["totals"]["messages"]
+        assert got["counts"] == want["counts"][:5] + got["counts"][5:7] + want["counts"][7:]
+        assert_same(conn)
+    finally:
+        conn.close()
+
+
+def test_the_sql_examples_run_and_count_as_messages_do(files) -> None:
+    answers = {name: sandbox.run_query(files, sql) for name, sql in EXAMPLES.items()}
+    assert all(len(a.frame) for name, a in answers.items() if "gaps" not in name.lower())
+    per_minute = files.execute("SELECT time_ns // 60000000000 AS minute, count(*) AS messages "
+                               "FROM messages WHERE time_ns IS NOT NULL GROUP BY minute "
+                               "ORDER BY minute").fetchall()
+    got = answers["Messages per minute"].frame
+    assert [tuple(map(int, r)) for r in got.itertuples(index=False)] == per_minute
+    by_type = answers["Message counts by type"].frame
+    assert int(by_type["messages"].sum()) == queries.totals(files)["messages"]
