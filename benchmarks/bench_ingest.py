@@ -25,10 +25,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -73,11 +75,51 @@ def baseline(path: Path, db: Path, messages: int) -> dict:
     return {"seconds": seconds, "rss_mb": peak_rss_mb()}
 
 
+class TempDisk:
+    """Peak bytes of temporary files while a run works, sampled every 0.2 s.
+
+    The spools are unlinked temporary files (invisible to ``du``), so this adds
+    the sizes of this process's open files under the temporary folder, deleted
+    or not, to DuckDB's own spill folder beside the database (``<db>.tmp``).
+    """
+
+    def __init__(self, db: Path, path: Path) -> None:
+        self.spill = Path(f"{db}.tmp")
+        self.kept = {str(p.resolve()) for p in (db, Path(f"{db}.wal"), path)}  # not temporary
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "TempDisk":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, self.now())
+
+    def now(self) -> int:
+        tmp, total = tempfile.gettempdir(), 0
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if target.startswith(tmp) and target not in self.kept:
+                    total += os.stat(f"/proc/self/fd/{fd}").st_size
+        with contextlib.suppress(OSError):
+            total += sum(f.stat().st_size for f in self.spill.iterdir())
+        return total
+
+
 def ours(path: Path, db: Path, messages: int) -> dict:
     conn = store.connect(db)
     try:
         started = time.perf_counter()
-        result = ingest_path(conn, path)
+        with TempDisk(db, path) as temp:
+            result = ingest_path(conn, path)
         seconds = time.perf_counter() - started
         rss = peak_rss_mb()
         problems = check_derived(conn)
@@ -87,7 +129,8 @@ def ours(path: Path, db: Path, messages: int) -> dict:
         raise SystemExit(f"ingest gave {result.messages} messages, {result.rejects} rejects")
     if problems:
         raise SystemExit("derived tables disagree with the messages: " + "; ".join(problems))
-    return {"seconds": seconds, "rss_mb": rss, "phases": result.phases}
+    return {"seconds": seconds, "rss_mb": rss, "phases": result.phases,
+            "temp_mb": temp.peak / 1e6, "db_mb": db.stat().st_size / 1e6}
 
 
 def check_derived(conn: duckdb.DuckDBPyConnection) -> list[str]:
@@ -114,10 +157,15 @@ def check_derived(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [f"{name}: {g} != {w}" for name, g, w in zip(names, got, want) if g != w]
 
 
-def in_child(which: str, path: Path, db: Path, messages: int) -> dict:
-    """Run one measurement in a fresh process, so that its peak RSS is its own."""
+def in_child(which: str, path: Path, db: Path, messages: int, keep: Path | None = None) -> dict:
+    """Run one measurement in a fresh process, so that its peak RSS is its own.
+
+    The database is deleted after, or moved to ``keep``.
+    """
     out = subprocess.run([sys.executable, __file__, "--child", which, str(path), str(db),
                           str(messages)], check=True, stdout=subprocess.PIPE, text=True).stdout
+    if keep:
+        db.replace(keep)
     db.unlink(missing_ok=True)
     return json.loads(out.splitlines()[-1])
 
@@ -131,6 +179,8 @@ def main() -> int:
                         help="keep the generated file (the databases are deleted)")
     parser.add_argument("--file", type=Path,
                         help="use this generated file (of --messages messages) instead")
+    parser.add_argument("--keep-db", type=Path,
+                        help="move the last run's database here (for bench_pages.py --db)")
     parser.add_argument("--child", nargs=4, metavar=("WHICH", "FILE", "DB", "MESSAGES"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -153,7 +203,8 @@ def main() -> int:
     for i in range(args.repeat):
         base_runs.append(in_child("baseline", path, tmp / f"baseline-{i}.duckdb", n))
         print(f"baseline run {i + 1}: {base_runs[-1]['seconds']:.2f} s")
-        our_runs.append(in_child("ours", path, tmp / f"ours-{i}.duckdb", n))
+        keep = args.keep_db if i == args.repeat - 1 else None
+        our_runs.append(in_child("ours", path, tmp / f"ours-{i}.duckdb", n, keep))
         phases = ", ".join(f"{k} {v:.2f}" for k, v in our_runs[-1]["phases"].items())
         print(f"ours     run {i + 1}: {our_runs[-1]['seconds']:.2f} s ({phases})")
 
@@ -168,11 +219,14 @@ def main() -> int:
     # The same best run without its derivation steps: decode + load alone, the
     # measure issue 5 names ("full decode of every field plus the load").
     best = min(our_runs, key=lambda r: r["seconds"])
-    loaded = best["seconds"] - best["phases"]["orders"] - best["phases"]["executions"]
-    print(f"  of which decode + load (hash, load, commit; without deriving orders and "
-          f"executions): {loaded:.2f} s, ratio {loaded / base:.2f}")
+    derived = ("orders", "executions", "counts")
+    loaded = best["seconds"] - sum(best["phases"].get(k, 0) for k in derived)
+    print(f"  of which decode + load (hash, load, commit; without deriving orders, "
+          f"executions and counts): {loaded:.2f} s, ratio {loaded / base:.2f}")
     print(f"peak RSS (each run in its own process): baseline {rss_base:,.0f} MB, "
           f"ours {rss_ours:,.0f} MB")
+    print(f"temporary disk (ours, peak): {max(r['temp_mb'] for r in our_runs):,.0f} MB; "
+          f"database file {best['db_mb']:,.0f} MB")
     print()
     print("| messages | file | baseline | ours | ratio | s per 1M messages | peak RSS ours |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
