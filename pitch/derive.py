@@ -263,6 +263,7 @@ ORDERS_SCHEMA = pa.schema(list(ADD_SCHEMA) + [
 _ORDERS_SQL = f"""
 INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
 SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
+       shares - executed - cancelled,
        time_ns, CASE WHEN events > 0 THEN last_time ELSE time_ns END, events, 0, 0, NULL
 FROM _pitch_orders
 """

@@ -36,7 +36,8 @@ _EXECUTION_ROLES = (lifecycle.ROLE_IDS[Role.EXECUTE], lifecycle.ROLE_IDS[Role.EX
 
 _ORDERS_SQL = f"""
 INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
-SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled, time_ns,
+SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
+       shares + added - executed - cancelled, time_ns,
        CASE WHEN events > 0 THEN nullif(last_time, -1) ELSE time_ns END, events, modifies, added,
        CASE WHEN modifies > 0 THEN last_price END
 FROM _pitch_orders

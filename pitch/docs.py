@@ -42,6 +42,8 @@ TABLE_NOTES = {
                       "ingest: type counts and filter counts without reading every message)",
     "message_seconds": "per file, how many messages of each type in each second of `time_ns` "
                        "(`second` empty when the time is unknown): the rate chart",
+    "order_counts": "per file, how many orders of each symbol, side and status (written at "
+                    "ingest: the Orders page's counts)",
 }
 
 COLUMN_NOTES = {

@@ -32,7 +32,8 @@ from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_CO
 #: 3: orders.remaining_shares and orders.status are generated (virtual) columns.
 #: 4: binary PITCH: messages_binary, gaps, files.format/skipped_packets/duplicates,
 #: rejects.packet, orders.modifies/added_shares/last_price, message_types.role.
-#: 5: message_counts and message_seconds (pitch.summaries), filled at ingest.
+#: 5: message_counts, message_seconds and order_counts (pitch.summaries), filled at ingest;
+#: orders.remaining_shares stored.
 #: Older files migrate when opened.
 SCHEMA_VERSION = 5
 # The defaults live in pitch.settings (one validated object); these names stay for callers.
@@ -95,13 +96,12 @@ TABLES: dict[str, str] = {
                "reason VARCHAR NOT NULL, packet BIGINT",
     "gaps": "file_id INTEGER NOT NULL, unit BIGINT NOT NULL, expected_sequence BIGINT NOT NULL, "
             "received_sequence BIGINT NOT NULL, missing BIGINT NOT NULL",
-    # remaining_shares and status are computed when read: storing them cost a
-    # fifth of the time of writing orders.
+    # status is computed when read (storing it cost a tenth of the time of
+    # writing orders); remaining_shares is stored (schema 5), so that zone maps
+    # serve the largest open orders at 100M orders instead of a computed scan.
     "orders": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, order_id UBIGINT NOT NULL, "
               "symbol VARCHAR, side VARCHAR, price DECIMAL(18,4), shares BIGINT, "
-              "executed_shares BIGINT, cancelled_shares BIGINT, "
-              "remaining_shares BIGINT GENERATED ALWAYS AS "
-              "(shares + added_shares - executed_shares - cancelled_shares) VIRTUAL, "
+              "executed_shares BIGINT, cancelled_shares BIGINT, remaining_shares BIGINT, "
               "status VARCHAR GENERATED ALWAYS AS (CASE WHEN remaining_shares > 0 THEN 'open' "
               "WHEN executed_shares = shares + added_shares THEN 'filled' ELSE 'cancelled' END) "
               "VIRTUAL, "
@@ -181,7 +181,7 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("CREATE SEQUENCE IF NOT EXISTS file_ids START 1")
     if _is_version_1(conn):
         _migrate_from_1(conn)
-    if _orders_stored(conn) or _lacks(conn, "orders", "modifies"):
+    if _orders_stored(conn) or _remaining_generated(conn) or _lacks(conn, "orders", "modifies"):
         _migrate_orders(conn)
     _migrate_to_4(conn)
     counted = all(_exists(conn, name) for name in summaries.TABLES)
@@ -237,10 +237,9 @@ def _migrate_from_1(conn: duckdb.DuckDBPyConnection) -> None:
 
 #: The columns of ``orders`` that are written (the others are generated).
 ORDER_STORED_COLUMNS = ("file_id", "line_no", "order_id", "symbol", "side", "price", "shares",
-                        "executed_shares", "cancelled_shares", "first_time_ns", "last_time_ns",
-                        "events", "modifies", "added_shares", "last_price")
-#: Those a version 2 or 3 file has.
-_ORDER_COLUMNS_3 = ORDER_STORED_COLUMNS[:12]
+                        "executed_shares", "cancelled_shares", "remaining_shares",
+                        "first_time_ns", "last_time_ns", "events", "modifies", "added_shares",
+                        "last_price")
 
 
 def _lacks(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
@@ -263,16 +262,33 @@ def _migrate_to_4(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute("ALTER TABLE rejects ADD COLUMN packet BIGINT")
 
 
-def _orders_stored(conn: duckdb.DuckDBPyConnection) -> bool:
-    """Whether ``orders`` exists with stored remaining_shares and status (versions 1-2)."""
+def _orders_sql(conn: duckdb.DuckDBPyConnection) -> str:
     row = conn.execute("SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
                        "AND schema_name = 'main' AND table_name = 'orders'").fetchone()
-    return row is not None and "GENERATED" not in row[0].upper()
+    return row[0].upper() if row else ""
+
+
+def _orders_stored(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``orders`` exists with a stored status (versions 1-2)."""
+    sql = _orders_sql(conn)
+    return bool(sql) and "GENERATED" not in sql
+
+
+def _remaining_generated(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``orders.remaining_shares`` is computed when read (versions 3-4)."""
+    return "REMAINING_SHARES BIGINT GENERATED" in _orders_sql(conn)
 
 
 def _migrate_orders(conn: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild ``orders`` with today's generated columns (DuckDB cannot change them in place)."""
-    cols = ", ".join(_ORDER_COLUMNS_3)
+    """Rebuild ``orders`` as today's (DuckDB cannot change a generated column in place).
+
+    Every stored column the old table can give is copied (remaining_shares
+    too, generated or not); the newer ones take their defaults.
+    """
+    old = {r[0] for r in conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'orders'").fetchall()}
+    cols = ", ".join(c for c in ORDER_STORED_COLUMNS if c in old)
     conn.execute("BEGIN")
     try:
         conn.execute("ALTER TABLE orders RENAME TO orders_v2")
@@ -330,7 +346,7 @@ def registered(cur: duckdb.DuckDBPyConnection, name: str, data: object) -> Itera
 #: A new per-file table (binary PITCH's ``gaps``) is one more entry here.
 FILE_TABLES: tuple[str, ...] = ("messages_common", "messages_other", "messages_binary",
                                 "rejects", "gaps", "orders", "executions", "message_counts",
-                                "message_seconds", "files")
+                                "message_seconds", "order_counts", "files")
 
 
 class UnknownFileError(PitchError):

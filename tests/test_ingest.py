@@ -244,3 +244,41 @@ def test_a_version_2_database_gets_generated_order_columns(tmp_path, real_sample
     assert "GENERATED" in conn.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'orders' "
                                        "AND database_name = 'v2'").fetchone()[0]
     conn.close()
+
+
+def test_a_version_4_database_gets_stored_remaining_shares_and_counts(tmp_path) -> None:
+    """Version 4 computed orders.remaining_shares when read and had no per-file counts."""
+    import shutil
+
+    new = store.connect(tmp_path / "v5.duckdb")
+    ingest.ingest_path(new, settings.SAMPLE_FILE)
+    new.close()
+    shutil.copy(tmp_path / "v5.duckdb", tmp_path / "v4.duckdb")
+    old = duckdb.connect(str(tmp_path / "v4.duckdb"))
+    v4 = store.TABLES["orders"].replace(
+        "remaining_shares BIGINT, ", "remaining_shares BIGINT GENERATED ALWAYS AS "
+        "(shares + added_shares - executed_shares - cancelled_shares) VIRTUAL, ")
+    assert v4 != store.TABLES["orders"]
+    stored = [c for c in store.ORDER_STORED_COLUMNS if c != "remaining_shares"]
+    old.execute("ALTER TABLE orders RENAME TO orders_v5")
+    old.execute(f"CREATE TABLE orders ({v4})")
+    old.execute(f"INSERT INTO orders ({', '.join(stored)}) SELECT {', '.join(stored)} FROM orders_v5")
+    old.execute("DROP TABLE orders_v5")
+    for table in ("message_counts", "message_seconds", "order_counts"):
+        old.execute(f"DROP TABLE {table}")
+    old.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    old.close()
+
+    store.connect(tmp_path / "v4.duckdb").close()  # migrates
+    conn = duckdb.connect(str(tmp_path / "v4.duckdb"), read_only=True)
+    conn.execute(f"ATTACH '{tmp_path / 'v5.duckdb'}' AS v5 (READ_ONLY)")
+    for table in ("orders", "message_counts", "message_seconds", "order_counts"):
+        assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v5.{table})"
+                            ).fetchone()[0] == 0, table
+        count = f"SELECT count(*) FROM {{}}{table}"
+        assert conn.execute(count.format("")).fetchone() == \
+            conn.execute(count.format("v5.")).fetchone() != (0,), table
+    assert "REMAINING_SHARES BIGINT," in conn.execute(
+        "SELECT upper(sql) FROM duckdb_tables() WHERE table_name = 'orders' "
+        "AND database_name = 'v4'").fetchone()[0]
+    conn.close()

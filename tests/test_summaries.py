@@ -14,7 +14,7 @@ import pytest
 
 from pitch import archive, generate, generate_binary, queries, sandbox, store
 from pitch.sql_examples import EXAMPLES
-from pitch.filters import MessageFilter
+from pitch.filters import MessageFilter, OrderFilter
 from pitch.ingest import ingest_path, remove_file
 from pitch.queries.overview import BUCKETS
 
@@ -24,6 +24,10 @@ FILTERS = [MessageFilter(), MessageFilter(types=("A", "0x22")), MessageFilter(sy
            MessageFilter(file_id=2), MessageFilter(file_id=3, types=("0x20",)),
            MessageFilter(start_ns=34_200 * 10**9, end_ns=36_000 * 10**9),
            MessageFilter(order_id=7), MessageFilter(symbols=("NOPE",))]
+ORDER_FILTERS = [OrderFilter(), OrderFilter(statuses=("open",)),
+                 OrderFilter(statuses=("filled", "cancelled"), side="S"),
+                 OrderFilter(symbols=("AAPL", "MSFT")), OrderFilter(file_id=3, statuses=("open",)),
+                 OrderFilter(order_id=123), OrderFilter(symbols=("NOPE",))]
 
 
 @pytest.fixture
@@ -45,7 +49,9 @@ def counted(conn) -> dict[str, object]:
             "rates": [queries.message_rate(conn, width) for width in BUCKETS.values()],
             "unknown": queries.unknown_times(conn), "symbols": queries.symbols(conn),
             "totals": queries.totals(conn),
-            "counts": [queries.message_count(conn, f) for f in FILTERS]}
+            "counts": [queries.message_count(conn, f) for f in FILTERS],
+            "orders": [queries.order_count(conn, f) for f in ORDER_FILTERS],
+            "by_side": [queries.symbol_summary(conn, s) for s in ("AAPL", "MSFT", "NOPE")]}
 
 
 def by_scanning(conn) -> dict[str, object]:
@@ -62,7 +68,14 @@ def by_scanning(conn) -> dict[str, object]:
     for flt in FILTERS:
         where, params, _ = flt.where()
         counts.append(conn.execute(f"SELECT count(*) FROM messages {where}", params).fetchone()[0])
-    return {"types": types, "rates": rates,
+    orders = []
+    for flt in ORDER_FILTERS:
+        where, params, _ = flt.where()
+        orders.append(conn.execute(f"SELECT count(*) FROM orders {where}", params).fetchone()[0])
+    by_side = [conn.execute("SELECT count(*), count(*) FILTER (WHERE side = 'B'), "
+                            "count(*) FILTER (WHERE side = 'S') FROM orders WHERE symbol = ?",
+                            [s]).fetchone() for s in ("AAPL", "MSFT", "NOPE")]
+    return {"types": types, "rates": rates, "orders": orders, "by_side": by_side,
             "unknown": conn.execute("SELECT count(*) FROM messages WHERE time_ns IS NULL"
                                     ).fetchone()[0],
             "symbols": [r[0] for r in conn.execute("SELECT DISTINCT symbol FROM messages "
@@ -83,12 +96,16 @@ def assert_same(conn) -> None:
     assert got["totals"]["messages"] == want["messages"]
     assert got["totals"]["symbols"] == want["distinct"]
     assert got["counts"] == want["counts"]
+    assert got["orders"] == want["orders"]
+    assert [(d["orders"], d["buy_orders"], d["sell_orders"]) for d in got["by_side"]] == \
+        want["by_side"]
 
 
 def test_counts_equal_counting_messages(files) -> None:
     assert_same(files)
     assert queries.unknown_times(files) > 0  # the capture's messages before their Time
     assert len(set(queries.message_count(files, f) for f in FILTERS)) > 5  # they differ
+    assert len(set(queries.order_count(files, f) for f in ORDER_FILTERS)) > 4
 
 
 def test_a_removed_file_leaves_the_counts(files) -> None:
@@ -103,8 +120,8 @@ def test_a_database_made_before_the_counts_gets_them(files, tmp_path) -> None:
     path = files.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
                          "current_database()").fetchone()[0]
     files.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
-    files.execute("DROP TABLE message_counts")
-    files.execute("DROP TABLE message_seconds")
+    for table in ("message_counts", "message_seconds", "order_counts"):
+        files.execute(f"DROP TABLE {table}")
     files.close()
     conn = store.connect(path)
     try:
@@ -125,6 +142,7 @@ def test_an_archive_counts_its_messages(files, tmp_path) -> None:
         got = counted(conn)
         assert got["totals"]["messages"] == want["totals"]["messages"]
         assert got["counts"] == want["counts"][:5] + got["counts"][5:7] + want["counts"][7:]
+        assert got["orders"][:4] == want["orders"][:4]
         assert_same(conn)
     finally:
         conn.close()

@@ -16,9 +16,10 @@ def symbol_summary(conn: duckdb.DuckDBPyConnection, symbol: str) -> dict:
         FROM executions WHERE symbol = ? AND NOT broken
     """, [symbol]).fetchone()
     orders, buys, sells = conn.execute("""
-        SELECT count(*), count(*) FILTER (WHERE side = 'B'), count(*) FILTER (WHERE side = 'S')
-        FROM orders WHERE symbol = ?
-    """, [symbol]).fetchone()
+        SELECT coalesce(sum(orders), 0), coalesce(sum(orders) FILTER (WHERE side = 'B'), 0),
+               coalesce(sum(orders) FILTER (WHERE side = 'S'), 0)
+        FROM order_counts WHERE symbol = ?
+    """, [symbol]).fetchone()  # counted at ingest (pitch.summaries)
     return {"trades": int(trades), "volume": int(volume), "vwap": vwap, "low": low, "high": high,
             "orders": int(orders), "buy_orders": int(buys), "sell_orders": int(sells)}
 
@@ -30,12 +31,18 @@ def symbol_trades(conn: duckdb.DuckDBPyConnection, symbol: str,
     Broken executions are left out. Columns: time_ns, price, shares, type,
     execution_id, order_id, vwap, file_id, line_no.
     """
+    # The running VWAP of the first rows needs only those rows: take them first
+    # (a top-N), then run the window over them, not over every trade of the symbol.
     df = conn.execute("""
+        WITH first AS (
+            SELECT time_ns, price, shares, type, execution_id, order_id, file_id, line_no
+            FROM executions WHERE symbol = ? AND NOT broken
+            ORDER BY time_ns, file_id, line_no LIMIT ?)
         SELECT time_ns, price, shares, type, execution_id, order_id,
                sum(price * shares) OVER w / sum(shares) OVER w AS vwap, file_id, line_no
-        FROM executions WHERE symbol = ? AND NOT broken
+        FROM first
         WINDOW w AS (ORDER BY time_ns, file_id, line_no ROWS UNBOUNDED PRECEDING)
-        ORDER BY time_ns, file_id, line_no LIMIT ?
+        ORDER BY time_ns, file_id, line_no
     """, [symbol, limit + 1]).df()
     return df.head(limit), len(df) > limit
 
