@@ -44,6 +44,8 @@ TABLE_NOTES = {
                        "(`second` empty when the time is unknown): the rate chart",
     "order_counts": "per file, how many orders of each symbol, side and status (written at "
                     "ingest: the Orders page's counts)",
+    "order_minutes": "per file, orders added and their shares per symbol, side and minute "
+                     "(written at ingest: a symbol's adds chart)",
 }
 
 COLUMN_NOTES = {

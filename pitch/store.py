@@ -32,7 +32,8 @@ from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_CO
 #: 3: orders.remaining_shares and orders.status are generated (virtual) columns.
 #: 4: binary PITCH: messages_binary, gaps, files.format/skipped_packets/duplicates,
 #: rejects.packet, orders.modifies/added_shares/last_price, message_types.role.
-#: 5: message_counts, message_seconds and order_counts (pitch.summaries), filled at ingest;
+#: 5: per-file counts (pitch.summaries: message_counts, message_seconds, order_counts,
+#: order_minutes), filled at ingest;
 #: orders.remaining_shares stored.
 #: Older files migrate when opened.
 SCHEMA_VERSION = 5
@@ -346,7 +347,8 @@ def registered(cur: duckdb.DuckDBPyConnection, name: str, data: object) -> Itera
 #: A new per-file table (binary PITCH's ``gaps``) is one more entry here.
 FILE_TABLES: tuple[str, ...] = ("messages_common", "messages_other", "messages_binary",
                                 "rejects", "gaps", "orders", "executions", "message_counts",
-                                "message_seconds", "order_counts", "files")
+                                "message_seconds", "order_counts", "order_minutes",
+                                "files")
 
 
 class UnknownFileError(PitchError):

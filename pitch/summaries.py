@@ -1,6 +1,6 @@
 """Per-file counts written at ingest, so that dashboards never count 100M rows.
 
-Three small tables, filled from a file's own rows inside its ingest
+Four small tables, filled from a file's own rows inside its ingest
 transaction (one grouped scan each, about 2 % of the ingest):
 
 - ``message_counts(file_id, type, symbol, side, messages)``: how many
@@ -14,6 +14,10 @@ transaction (one grouped scan each, about 2 % of the ingest):
 - ``order_counts(file_id, symbol, side, status, orders)``: how many orders
   of each symbol, side and final status: the count of any Orders filter
   without an order id, and a symbol's orders by side.
+- ``order_minutes(file_id, symbol, side, minute, orders, shares)``: orders
+  added, and their shares, per symbol, side and minute of the add
+  (``minute`` NULL when its time is unknown): a symbol's adds chart, whose
+  buckets are whole minutes unless the session is short.
 
 Both are exact by construction (``GROUP BY`` of the same rows); the tests
 compare every query that reads them with the same query over ``messages``.
@@ -33,6 +37,8 @@ TABLES: dict[str, str] = {
                        "messages BIGINT NOT NULL",
     "order_counts": "file_id INTEGER NOT NULL, symbol VARCHAR, side VARCHAR, status VARCHAR, "
                     "orders BIGINT NOT NULL",
+    "order_minutes": "file_id INTEGER NOT NULL, symbol VARCHAR, side VARCHAR, minute BIGINT, "
+                     "orders BIGINT NOT NULL, shares HUGEINT",
 }
 #: Table -> the SELECT that computes it from ``messages`` (its WHERE is added).
 _SELECTS: dict[str, str] = {
@@ -42,9 +48,13 @@ _SELECTS: dict[str, str] = {
                        "count(*) AS messages FROM messages {where} GROUP BY ALL",
     "order_counts": "SELECT file_id, symbol, side, status, count(*) AS orders FROM orders "
                     "{where} GROUP BY ALL",
+    "order_minutes": "SELECT file_id, symbol, side, first_time_ns // 60000000000 AS minute, "
+                     "count(*) AS orders, sum(shares) AS shares FROM orders {where} GROUP BY ALL",
 }
-#: Every rate-chart bucket must be a whole number of these (nanoseconds).
+#: A rate-chart bucket of a whole number of these (nanoseconds) reads message_seconds.
 SECOND_NS = 10**9
+#: A symbol's adds chart with buckets of a whole number of these reads order_minutes.
+MINUTE_NS = 60 * SECOND_NS
 
 
 def insert(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:

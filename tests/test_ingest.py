@@ -264,7 +264,7 @@ def test_a_version_4_database_gets_stored_remaining_shares_and_counts(tmp_path) 
     old.execute(f"CREATE TABLE orders ({v4})")
     old.execute(f"INSERT INTO orders ({', '.join(stored)}) SELECT {', '.join(stored)} FROM orders_v5")
     old.execute("DROP TABLE orders_v5")
-    for table in ("message_counts", "message_seconds", "order_counts"):
+    for table in ("message_counts", "message_seconds", "order_counts", "order_minutes"):
         old.execute(f"DROP TABLE {table}")
     old.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     old.close()
@@ -272,7 +272,8 @@ def test_a_version_4_database_gets_stored_remaining_shares_and_counts(tmp_path) 
     store.connect(tmp_path / "v4.duckdb").close()  # migrates
     conn = duckdb.connect(str(tmp_path / "v4.duckdb"), read_only=True)
     conn.execute(f"ATTACH '{tmp_path / 'v5.duckdb'}' AS v5 (READ_ONLY)")
-    for table in ("orders", "message_counts", "message_seconds", "order_counts"):
+    for table in ("orders", "message_counts", "message_seconds", "order_counts",
+                  "order_minutes"):
         assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v5.{table})"
                             ).fetchone()[0] == 0, table
         count = f"SELECT count(*) FROM {{}}{table}"

@@ -51,7 +51,9 @@ def counted(conn) -> dict[str, object]:
             "totals": queries.totals(conn),
             "counts": [queries.message_count(conn, f) for f in FILTERS],
             "orders": [queries.order_count(conn, f) for f in ORDER_FILTERS],
-            "by_side": [queries.symbol_summary(conn, s) for s in ("AAPL", "MSFT", "NOPE")]}
+            "by_side": [queries.symbol_summary(conn, s) for s in ("AAPL", "MSFT", "NOPE")],
+            "adds": [queries.symbol_adds(conn, s, w) for s in ("AAPL", "MSFT")
+                     for w in BUCKETS.values()]}
 
 
 def by_scanning(conn) -> dict[str, object]:
@@ -75,7 +77,12 @@ def by_scanning(conn) -> dict[str, object]:
     by_side = [conn.execute("SELECT count(*), count(*) FILTER (WHERE side = 'B'), "
                             "count(*) FILTER (WHERE side = 'S') FROM orders WHERE symbol = ?",
                             [s]).fetchone() for s in ("AAPL", "MSFT", "NOPE")]
-    return {"types": types, "rates": rates, "orders": orders, "by_side": by_side,
+    adds = [conn.execute("""
+        SELECT first_time_ns // $b * $b AS bucket_ns, side, count(*) AS adds,
+               sum(shares)::BIGINT AS shares
+        FROM orders WHERE symbol = $s GROUP BY ALL ORDER BY bucket_ns, side""",
+                         {"b": w, "s": s}).df() for s in ("AAPL", "MSFT") for w in BUCKETS.values()]
+    return {"types": types, "rates": rates, "orders": orders, "by_side": by_side, "adds": adds,
             "unknown": conn.execute("SELECT count(*) FROM messages WHERE time_ns IS NULL"
                                     ).fetchone()[0],
             "symbols": [r[0] for r in conn.execute("SELECT DISTINCT symbol FROM messages "
@@ -99,6 +106,9 @@ def assert_same(conn) -> None:
     assert got["orders"] == want["orders"]
     assert [(d["orders"], d["buy_orders"], d["sell_orders"]) for d in got["by_side"]] == \
         want["by_side"]
+    for mine, theirs in zip(got["adds"], want["adds"]):
+        pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
+    assert any(len(a) > 2 for a in got["adds"])
 
 
 def test_counts_equal_counting_messages(files) -> None:
@@ -120,7 +130,7 @@ def test_a_database_made_before_the_counts_gets_them(files, tmp_path) -> None:
     path = files.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
                          "current_database()").fetchone()[0]
     files.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
-    for table in ("message_counts", "message_seconds", "order_counts"):
+    for table in ("message_counts", "message_seconds", "order_counts", "order_minutes"):
         files.execute(f"DROP TABLE {table}")
     files.close()
     conn = store.connect(path)

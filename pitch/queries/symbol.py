@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from ..summaries import MINUTE_NS
 from .base import stream_csv
 
 
@@ -59,9 +60,19 @@ def symbol_trades_csv(conn: duckdb.DuckDBPyConnection, symbol: str) -> bytes:
 
 
 def symbol_adds(conn: duckdb.DuckDBPyConnection, symbol: str, bucket_ns: int) -> pd.DataFrame:
-    """Orders added per time bucket and side: [bucket_ns, side, adds, shares]."""
-    return conn.execute("""
-        SELECT first_time_ns // $b * $b AS bucket_ns, side, count(*) AS adds,
-               sum(shares)::BIGINT AS shares
-        FROM orders WHERE symbol = $s GROUP BY ALL ORDER BY bucket_ns, side
-    """, {"b": bucket_ns, "s": symbol}).df()
+    """Orders added per time bucket and side: [bucket_ns, side, adds, shares].
+
+    Buckets of whole minutes sum the counts kept at ingest (:mod:`pitch.summaries`);
+    shorter ones count the orders.
+    """
+    if bucket_ns % MINUTE_NS == 0:
+        sql = """SELECT minute * $m // $b * $b AS bucket_ns, side, sum(orders)::BIGINT AS adds,
+                        sum(shares)::BIGINT AS shares
+                 FROM order_minutes WHERE symbol = $s GROUP BY ALL ORDER BY bucket_ns, side"""
+        params = {"b": bucket_ns, "s": symbol, "m": MINUTE_NS}
+    else:
+        sql = """SELECT first_time_ns // $b * $b AS bucket_ns, side, count(*) AS adds,
+                        sum(shares)::BIGINT AS shares
+                 FROM orders WHERE symbol = $s GROUP BY ALL ORDER BY bucket_ns, side"""
+        params = {"b": bucket_ns, "s": symbol}
+    return conn.execute(sql, params).df()
