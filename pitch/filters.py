@@ -66,6 +66,19 @@ def _order_clause(order_id: int | IdReading | None) -> int | _Clause | None:
     return _Clause(sql, tuple(value for _, value in readings))
 
 
+def _status_clause(statuses: tuple[str, ...]) -> tuple[str, ...] | _Clause:
+    """``status IN (...)``, with "open" as ``remaining_shares > 0``: the same orders (the
+    status's first case), but a test DuckDB runs inside the scan of a stored column,
+    with its zone maps (at 100M orders, the open ones by remaining shares: 0.55 -> 0.25 s)."""
+    if "open" not in statuses:
+        return statuses
+    others = tuple(s for s in statuses if s != "open")
+    if not others:
+        return _Clause("remaining_shares > 0", ())
+    return _Clause(f"(remaining_shares > 0 OR status IN ({', '.join('?' for _ in others)}))",
+                   others)
+
+
 def _order_words(order_id: int | IdReading) -> str:
     return order_id.words() if isinstance(order_id, IdReading) else ids.format_id(order_id)
 
@@ -154,10 +167,15 @@ class OrderFilter:
     file_id: int | None = None
     file_name: str = field(default="", compare=False)  # for the sentence only
 
-    def where(self) -> tuple[str, list, str]:
-        """``(where_sql, params, sentence)`` over the ``orders`` table."""
+    def where(self, *, status_column: bool = False) -> tuple[str, list, str]:
+        """``(where_sql, params, sentence)`` over the ``orders`` table.
+
+        ``status_column`` tests ``status`` itself (for ``order_counts``, which
+        has no ``remaining_shares``).
+        """
         where, params = _where([
-            ("symbol", self.symbols), ("side = ?", self.side), ("status", self.statuses),
+            ("symbol", self.symbols), ("side = ?", self.side),
+            ("status", self.statuses if status_column else _status_clause(self.statuses)),
             ("order_id = ?", _order_clause(self.order_id)), ("file_id = ?", self.file_id)])
         return where, params, self.sentence()
 

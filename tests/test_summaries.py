@@ -168,3 +168,16 @@ def test_the_sql_examples_run_and_count_as_messages_do(files) -> None:
     assert [tuple(map(int, r)) for r in got.itertuples(index=False)] == per_minute
     by_type = answers["Message counts by type"].frame
     assert int(by_type["messages"].sum()) == queries.totals(files)["messages"]
+
+
+@pytest.mark.parametrize("statuses", [("open",), ("filled",), ("cancelled",), ("open", "filled"),
+                                      ("cancelled", "open"), ("open", "filled", "cancelled")])
+def test_the_status_filter_picks_the_orders_of_those_statuses(files, statuses) -> None:
+    """"open" is written as remaining_shares > 0 (a test on a stored column): the same rows."""
+    where, params, _ = OrderFilter(statuses=statuses).where()
+    picked = files.execute(f"SELECT file_id, line_no FROM orders {where} ORDER BY ALL",
+                           params).fetchall()
+    listed = ", ".join(f"'{s}'" for s in statuses)
+    want = files.execute(f"SELECT file_id, line_no FROM orders WHERE status IN ({listed}) "
+                         "ORDER BY ALL").fetchall()
+    assert picked == want and want

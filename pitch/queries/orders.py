@@ -31,10 +31,11 @@ ORDER_SORTS: dict[str, str] = {
 def order_count(conn: duckdb.DuckDBPyConnection, flt: OrderFilter) -> int:
     """How many orders match the filter: without an order id, a sum over the counts kept
     at ingest (:mod:`pitch.summaries`, with the filter's other columns)."""
-    where, params, _ = flt.where()
     if replace(flt, symbols=(), side=None, statuses=(), file_id=None) == OrderFilter():
+        where, params, _ = flt.where(status_column=True)
         sql = f"SELECT coalesce(sum(orders), 0) FROM order_counts {where}"
     else:
+        where, params, _ = flt.where()
         sql = f"SELECT count(*) FROM orders {where}"
     return int(conn.execute(sql, params).fetchone()[0])
 
