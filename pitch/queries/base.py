@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from .. import export
 from ..filters import TYPE_NAMES
 from ..ids import FileFeeds
+from . import seek
 
 #: Rows per page of the Messages and Orders tables (and of a file's rejects).
 PAGE_SIZE = 50
@@ -33,12 +34,16 @@ def totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {k: int(v) for k, v in zip(keys, row)}
 
 
+def _column(sorts: dict[str, str], sort: str) -> str:
+    """The whitelisted column for a sort label (the first one for an unknown label)."""
+    return sorts.get(sort, next(iter(sorts.values())))  # never user text in SQL
+
+
 def _order_by(sorts: dict[str, str], sort: str, desc: bool, reverse: bool = False) -> str:
     """ORDER BY a whitelisted column, ties in file order; ``reverse`` turns all of it round."""
-    column = sorts.get(sort, next(iter(sorts.values())))  # never user text in SQL
     direction = "DESC" if desc != reverse else "ASC"
     nulls, tie = ("NULLS FIRST", "DESC") if reverse else ("NULLS LAST", "ASC")
-    return f"ORDER BY {column} {direction} {nulls}, file_id {tie}, line_no {tie}"
+    return f"ORDER BY {_column(sorts, sort)} {direction} {nulls}, file_id {tie}, line_no {tie}"
 
 
 def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
@@ -46,14 +51,23 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
           page_size: int, total: int | None) -> pd.DataFrame:
     """One page of ``table``, cheap however deep it is.
 
-    Deep pages cost a sort of everything before them. Two measured fixes (see
+    Deep pages cost a sort of everything before them. Three measured fixes (see
     benchmarks/bench_pages.py): only the narrow (file_id, line_no) keys are
-    sorted and the 50 rows fetched after (late materialisation), and a page in
-    the second half is read from the other end in reverse (needs ``total``).
+    sorted and the 50 rows fetched after (late materialisation); a page near
+    the end is read from the other end in reverse (needs ``total``); and a
+    page far from both ends is found by a band seek (:mod:`.seek`), which
+    sorts only a narrow band of keys around it.
     """
     offset, limit = (max(page, 1) - 1) * page_size, page_size
-    reverse = total is not None and offset > total // 2
-    if reverse:
+    if total is None and offset >= seek.NEAR:
+        total = int(conn.execute(f"SELECT count(*) FROM {table} {where}", params).fetchall()[0][0])
+    deep = total is not None and seek.NEAR <= offset and offset + limit + seek.NEAR <= total
+    reverse = not deep and total is not None and offset > total // 2
+    if deep:
+        where, params, offset = seek.locate(conn, seek.Rows(table, where, params),
+                                            _sort(conn, table, sorts, sort, desc),
+                                            _order_by(sorts, sort, desc), offset, limit, total)
+    elif reverse:
         limit = max(min(page_size, total - offset), 0)
         offset = max(total - offset - limit, 0)
     order = _order_by(sorts, sort, desc, reverse)
@@ -64,6 +78,13 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
         {order}
     """, params + [limit, offset]).df()
     return df.iloc[::-1].reset_index(drop=True) if reverse else df
+
+
+def _sort(conn: duckdb.DuckDBPyConnection, table: str, sorts: dict[str, str], sort: str,
+          desc: bool) -> seek.Sort:
+    column = _column(sorts, sort)
+    sql_type = conn.execute(f"SELECT typeof({column}) FROM {table} LIMIT 1").fetchall()[0][0]
+    return seek.Sort(column, desc, sql_type)
 
 
 def _with_type_names(df: pd.DataFrame) -> pd.DataFrame:
