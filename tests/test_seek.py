@@ -40,9 +40,8 @@ def mixed(tmp_path_factory):
 @pytest.fixture
 def small_seek(monkeypatch):
     """Seek limits for a few thousand rows; returns how many pages took the seek."""
-    monkeypatch.setattr(seek, "NEAR", 30)
-    monkeypatch.setattr(seek, "BAND_ROWS", 40)
-    monkeypatch.setattr(seek, "SAMPLE_ROWS", 150)
+    for name, value in (("NEAR", 30), ("BAND_ROWS", 40), ("SAMPLE_ROWS", 150), ("THIN", 2)):
+        monkeypatch.setattr(seek, name, value)
     calls = []
     real = seek.locate
     monkeypatch.setattr(seek, "locate", lambda *a: calls.append(a) or real(*a))
@@ -135,16 +134,17 @@ def tables(draw):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=tables(), desc=st.booleans(), near=st.integers(0, 20),
-       band_rows=st.integers(1, 50), sample_rows=st.integers(1, 80), size=st.integers(1, 9))
-def test_random_tables(data, desc, near, band_rows, sample_rows, size) -> None:
+@given(data=tables(), desc=st.booleans(), limits=st.tuples(
+    st.integers(0, 20), st.integers(1, 50), st.integers(1, 80), st.integers(1, 3)),
+    size=st.integers(1, 9))
+def test_random_tables(data, desc, limits, size) -> None:
     sql_type, values, files = data
     conn = duckdb.connect()
     conn.execute(f"CREATE TABLE t (file_id INTEGER, line_no BIGINT, v {sql_type})")
     conn.executemany("INSERT INTO t VALUES (?, ?, ?)",
                      [(f, i, v) for i, (f, v) in enumerate(zip(files, values))])
-    saved = seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS
-    seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS = near, band_rows, sample_rows
+    saved = seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN
+    seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN = limits
     try:
         sorts = {"v": "v"}
         for p in range(1, len(values) // size + 2):
@@ -153,5 +153,5 @@ def test_random_tables(data, desc, near, band_rows, sample_rows, size) -> None:
             want = plain(conn, "t", sorts, "", [], "v", desc, (p - 1) * size, size)
             assert [tuple(r) for r in got.values.tolist()] == want, p
     finally:
-        seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS = saved
+        seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN = saved
         conn.close()

@@ -39,11 +39,10 @@ def _column(sorts: dict[str, str], sort: str) -> str:
     return sorts.get(sort, next(iter(sorts.values())))  # never user text in SQL
 
 
-def _order_by(sorts: dict[str, str], sort: str, desc: bool, reverse: bool = False) -> str:
-    """ORDER BY a whitelisted column, ties in file order; ``reverse`` turns all of it round."""
-    direction = "DESC" if desc != reverse else "ASC"
-    nulls, tie = ("NULLS FIRST", "DESC") if reverse else ("NULLS LAST", "ASC")
-    return f"ORDER BY {_column(sorts, sort)} {direction} {nulls}, file_id {tie}, line_no {tie}"
+def _order_by(sorts: dict[str, str], sort: str, desc: bool) -> str:
+    """ORDER BY a whitelisted column, NULLs last, ties in file order."""
+    return (f"ORDER BY {_column(sorts, sort)} {'DESC' if desc else 'ASC'} NULLS LAST, "
+            "file_id, line_no")
 
 
 def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
@@ -51,40 +50,41 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
           page_size: int, total: int | None) -> pd.DataFrame:
     """One page of ``table``, cheap however deep it is.
 
-    Deep pages cost a sort of everything before them. Three measured fixes (see
+    Deep pages cost a sort of everything before them. Two measured fixes (see
     benchmarks/bench_pages.py): only the narrow (file_id, line_no) keys are
-    sorted and the 50 rows fetched after (late materialisation); a page near
-    the end is read from the other end in reverse (needs ``total``); and a
-    page far from both ends is found by a band seek (:mod:`.seek`), which
-    sorts only a narrow band of keys around it.
+    sorted and the 50 rows fetched after (late materialisation); and a page
+    past the first few is found by a band seek (:mod:`.seek`), which sorts
+    only a narrow band of keys around it. Without ``total`` a deep page
+    counts the matching rows first.
     """
     offset, limit = (max(page, 1) - 1) * page_size, page_size
     if total is None and offset >= seek.NEAR:
-        total = int(conn.execute(f"SELECT count(*) FROM {table} {where}", params).fetchall()[0][0])
-    deep = total is not None and seek.NEAR <= offset and offset + limit + seek.NEAR <= total
-    reverse = not deep and total is not None and offset > total // 2
-    if deep:
-        where, params, offset = seek.locate(conn, seek.Rows(table, where, params),
-                                            _sort(conn, table, sorts, sort, desc),
-                                            _order_by(sorts, sort, desc), offset, limit, total)
-    elif reverse:
-        limit = max(min(page_size, total - offset), 0)
-        offset = max(total - offset - limit, 0)
-    order = _order_by(sorts, sort, desc, reverse)
-    df = conn.execute(f"""
-        SELECT {', '.join(columns)} FROM {table} SEMI JOIN (
-            SELECT file_id, line_no FROM {table} {where} {order} LIMIT ? OFFSET ?
-        ) keys USING (file_id, line_no)
+        total = int(conn.execute(f"SELECT count(*) FROM {table} {where}",
+                                 params).fetchall()[0][0])
+    order = _order_by(sorts, sort, desc)
+    if total is not None and seek.NEAR <= offset < total:
+        parts = seek.locate(conn, seek.Rows(table, where, params),
+                            _sorts(conn, table, sorts, sort, desc), offset,
+                            min(limit, total - offset), total)
+    else:  # near the start (or past the end): LIMIT/OFFSET is cheap
+        parts = [seek.Part(seek.Rows(table, where, params), offset, limit)]
+    keys = " UNION ALL ".join(f"(SELECT file_id, line_no FROM {table} {part.rows.where} "
+                              f"{order} LIMIT ? OFFSET ?)" for part in parts)
+    return conn.execute(f"""
+        SELECT {', '.join(columns)} FROM {table} SEMI JOIN ({keys}) keys USING (file_id, line_no)
         {order}
-    """, params + [limit, offset]).df()
-    return df.iloc[::-1].reset_index(drop=True) if reverse else df
+    """, [p for part in parts for p in part.rows.params + [part.limit, part.offset]]).df()
 
 
-def _sort(conn: duckdb.DuckDBPyConnection, table: str, sorts: dict[str, str], sort: str,
-          desc: bool) -> seek.Sort:
+def _sorts(conn: duckdb.DuckDBPyConnection, table: str, sorts: dict[str, str], sort: str,
+           desc: bool) -> list[seek.Sort]:
+    """The order's keys for the seek: the sort column, then file_id and line_no."""
     column = _column(sorts, sort)
-    sql_type = conn.execute(f"SELECT typeof({column}) FROM {table} LIMIT 1").fetchall()[0][0]
-    return seek.Sort(column, desc, sql_type)
+    keys = list(dict.fromkeys([column, "file_id", "line_no"]))  # "file, line" is file_id
+    types = conn.execute(f"SELECT {', '.join(f'typeof({k})' for k in keys)} FROM {table} "
+                         "LIMIT 1").fetchall()[0]
+    return [seek.Sort(key, desc and key == column, sql_type)
+            for key, sql_type in zip(keys, types)]
 
 
 def _with_type_names(df: pd.DataFrame) -> pd.DataFrame:

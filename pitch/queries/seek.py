@@ -2,33 +2,31 @@
 
 A page at offset ``k`` of ``ORDER BY c NULLS LAST, file_id, line_no`` (``c``
 ascending or descending) holds the rows of rank ``k`` .. ``k + limit - 1``.
-``LIMIT ... OFFSET k`` keeps the ``k`` smallest keys in a heap: its cost grows
-with ``k`` and with the table, on every visit. The seek instead finds a band
-of keys ``low <= key < stop`` that holds the page and few other rows, counts
-the rows before ``low`` exactly, and sorts only the band:
+``LIMIT ... OFFSET k`` pushes every row through a heap of the ``k + limit``
+smallest keys: at 10M messages a page 200,000 rows in costs as much as the
+middle one, over a second, and it grows with the table. The seek instead
+finds a band ``low <= c < stop`` that holds the page and few other rows,
+counts the rows before ``low`` exactly, and sorts only the band:
 
-1. A system sample of the rows in the band (DuckDB reads only the sampled
-   vectors of each table; see :func:`pitch.store.sampled`), sorted, says which
-   keys lie near ranks ``k`` and ``k + limit``; a new ``low`` and ``stop`` are
-   taken a few standard errors to either side.
-2. One scan counts, exactly, the rows before each of the two keys. A key with
-   at most ``k`` rows before it may be the band's ``low``; one with at least
-   ``k + limit`` rows before it may be its ``stop``; a key in between is of no
-   use. Either way the band narrows or stays: it always holds the page.
-3. After a few rounds, or once the band is small, the page is rows
-   ``k - rank(low)`` .. of the band in the table's order.
+1. A system sample of the band's rows (DuckDB reads only the sampled vectors
+   of each table; see :func:`pitch.store.sampled`) says which values of ``c``
+   lie near ranks ``k`` and ``k + limit``; values at widening margins to
+   either side become candidate ends.
+2. One scan counts, exactly, the rows before each candidate (plain
+   comparisons, which DuckDB tests while scanning). A candidate with at most
+   ``k`` rows before it may become ``low``, one with at least ``k + limit``
+   may become ``stop``, so the band narrows and still holds the page; one that
+   falls inside the page splits it in two pages, each sought on its own.
+3. When the band is one heavy value (say a share count of 100, or the NULLs)
+   the seek goes on inside it, under ``c = value``, by the next key: file_id,
+   then line_no.
+4. The page is then rows ``k - rank(low)`` .. of the band, by LIMIT/OFFSET.
 
-Why it is exact: ``rank(low)`` and ``rank(stop)`` are counted, never
-estimated, with the same order as ``ORDER BY`` (the sample only chooses which
-keys to count), and the band holds every row from ``low`` up to ``stop``, so
-its row ``k - rank(low)`` is the table's row ``k``. A bad sample makes the
-band wider, never the answer different.
-
-Keys: where one value has many rows (a heavy tie, or the NULLs, which come
-last and among themselves in file order) a band end is the whole triple
-``(value, file_id, line_no)``, so it can fall inside the tie; elsewhere it is
-the value alone (the first row with that value), which plain comparisons
-cost less to test.
+Why it is exact: ranks are counted, never estimated (the sample only chooses
+which values to count), in the order ORDER BY uses (NULLs after every value,
+ties by file_id then line_no), and a band holds every row from ``low`` up to
+``stop``, so its row ``k - rank(low)`` is the table's row ``k``. A poor sample
+costs rounds, never a different answer.
 """
 
 from __future__ import annotations
@@ -42,21 +40,25 @@ import pyarrow.compute as pc
 
 from .. import store
 
-#: Pages that start this close to either end are read with LIMIT/OFFSET: cheap there.
-NEAR = 200_000
+#: Pages that start this close to the start are read with LIMIT/OFFSET: a small heap is cheap.
+NEAR = 1_000
 #: A band of at most this many rows is sorted as it is; a wider one is narrowed again.
-BAND_ROWS = 100_000
+BAND_ROWS = 50_000
 #: How many of the band's rows a sample aims to hold.
-SAMPLE_ROWS = 50_000
-#: Band ends are placed this many standard errors of the sample's estimate from the page.
+SAMPLE_ROWS = 20_000
+#: A sample reads this many times SAMPLE_ROWS and keeps one row in THIN (see _sample).
+THIN = 8
+#: The first margin around the page, in standard errors of the sample's estimate.
 MARGIN = 4.0
-#: Narrowing rounds before the band is sorted however wide it is.
+#: Each wider margin is this many times the last (see _estimate).
+SPREAD = 4
+#: Narrowing rounds for one key before the band is sorted however wide it is.
 ROUNDS = 4
 
 
 @dataclass(frozen=True)
 class Sort:
-    """The sort column (never user text), its direction and its SQL type (for binding)."""
+    """One key of the order: a column (never user text), its direction, its SQL type."""
 
     column: str
     desc: bool
@@ -65,61 +67,47 @@ class Sort:
 
 @dataclass(frozen=True)
 class Key:
-    """A place in the order: just before the row ``(value, file_id, line_no)``, or when
-    ``whole`` is False just before the first row with ``value`` (None: the NULLs)."""
+    """A place in one column's order: just before the first row with ``value``, or
+    just after the last one when ``after`` (None: the NULLs, which come last)."""
 
     value: object
-    file_id: int
-    line_no: int
-    whole: bool
+    after: bool = False
 
 
-def compare(sort: Sort, key: Key, below: bool) -> tuple[str, list]:
-    """SQL (and parameters) true for rows before ``key`` (``below``) or at or after it.
+def before(sort: Sort, key: Key) -> tuple[str, list]:
+    """SQL (and parameters) true for rows before ``key``; never NULL."""
+    if key.value is None:
+        return ("TRUE" if key.after else f"{sort.column} IS NOT NULL"), []
+    op = (">" if sort.desc else "<") + ("=" if key.after else "")
+    return f"{sort.column} {op} CAST(? AS {sort.sql_type})", [key.value]
 
-    Never NULL for a row, so it can be negated by the other side: NULL values
-    come after every value, and among themselves in (file_id, line_no) order.
-    """
-    c = sort.column
-    tie = "<" if below else ">="
-    tail = f"(file_id {tie[0]} ? OR (file_id = ? AND line_no {tie} ?))"
-    tail_params = [key.file_id, key.file_id, key.line_no]
-    if key.value is None:  # the NULL segment
-        if not key.whole:
-            return (f"{c} IS NOT NULL" if below else f"{c} IS NULL"), []
-        return (f"({c} IS NOT NULL OR {tail})" if below else f"({c} IS NULL AND {tail})",
-                tail_params)
-    value = f"CAST(? AS {sort.sql_type})"
-    op = ("<" if below else ">") if not sort.desc else (">" if below else "<")
-    nulls = "" if below else f"{c} IS NULL OR "
-    if not key.whole:
-        return f"({nulls}{c} {op}{'' if below else '='} {value})", [key.value]
-    return (f"({nulls}{c} {op} {value} OR ({c} = {value} AND {tail}))",
-            [key.value, key.value, *tail_params])
+
+def _from(sort: Sort, key: Key, plain: bool) -> tuple[str, list]:
+    """SQL for rows at or after ``key``; ``plain`` when no NULL can be in view."""
+    if key.value is None:
+        return ("FALSE" if key.after else f"{sort.column} IS NULL"), []
+    op = ("<" if sort.desc else ">") + ("" if key.after else "=")
+    test = f"{sort.column} {op} CAST(? AS {sort.sql_type})"
+    return (test if plain else f"({sort.column} IS NULL OR {test})"), [key.value]
 
 
 def band(sort: Sort, low: Key | None, stop: Key | None) -> tuple[list[str], list]:
-    """Conditions (and parameters) for ``low <= key < stop``; None is the table's end.
-
-    A plain range on the column is added where it holds, so DuckDB can test
-    it while scanning and skip row groups by their min/max.
-    """
-    conds: list[str] = []
-    params: list = []
-    for key, below in ((low, False), (stop, True)):
-        if key is not None:
-            sql, more = compare(sort, key, below)
-            conds.append(sql)
-            params += more
-    if low is not None and low.value is None:
-        conds.append(f"{sort.column} IS NULL")
-    elif stop is not None and stop.value is not None:  # no NULLs in the band
-        ends = [(stop, ">=" if sort.desc else "<=")]
-        ends += [(low, "<=" if sort.desc else ">=")] if low is not None else []
-        for key, op in ends:
-            conds.append(f"{sort.column} {op} CAST(? AS {sort.sql_type})")
-            params.append(key.value)
+    """Conditions (and parameters) for rows from ``low`` up to ``stop`` (None: the ends)."""
+    conds, params = [], []
+    if stop is not None:
+        sql, params = before(sort, stop)
+        conds.append(sql)
+    if low is not None:
+        sql, more = _from(sort, low, plain=stop is not None and stop.value is not None)
+        conds.append(sql)
+        params += more
     return conds, params
+
+
+def _equal(sort: Sort, value: object) -> tuple[list[str], list]:
+    if value is None:
+        return [f"{sort.column} IS NULL"], []
+    return [f"{sort.column} = CAST(? AS {sort.sql_type})"], [value]
 
 
 @dataclass(frozen=True)
@@ -130,81 +118,131 @@ class Rows:
     where: str  # '' or 'WHERE ...' with ? placeholders
     params: list
 
-    def narrowed(self, conds: list[str], params: list) -> tuple[str, list]:
-        """WHERE text and parameters for these rows that also meet ``conds``."""
+    def narrowed(self, conds: list[str], params: list) -> Rows:
+        """These rows that also meet ``conds``."""
         parts = ([f"({self.where.removeprefix('WHERE ')})"] if self.where else []) + conds
-        return ("WHERE " + " AND ".join(parts)) if parts else "", self.params + params
+        return Rows(self.table, ("WHERE " + " AND ".join(parts)) if parts else "",
+                    self.params + params)
 
 
-def locate(conn: duckdb.DuckDBPyConnection, rows: Rows, sort: Sort, order: str, offset: int,
-           limit: int, total: int) -> tuple[str, list, int]:
-    """A band that holds the page at ``offset``: (WHERE text, parameters, offset within it).
+@dataclass(frozen=True)
+class Part:
+    """A piece of a page: rows ``offset`` .. ``offset + limit - 1`` of ``rows`` in order."""
 
-    ``order`` is the table's ORDER BY text for ``sort``; ``total`` the rows that match.
+    rows: Rows
+    offset: int
+    limit: int
+
+
+def locate(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offset: int,
+           limit: int, total: int) -> list[Part]:
+    """The page at ``offset`` as one or a few narrow parts, in order.
+
+    ``sorts`` are the order's keys (the column, then file_id and line_no);
+    ``total`` is how many rows ``rows`` holds.
     """
-    low = stop = None
-    before, upto = 0, total  # rows before low, rows before stop: counted, never guessed
+    return _narrow(conn, rows, sorts, offset, limit, (None, 0), (None, total))
+
+
+def _narrow(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offset: int,
+            limit: int, low: tuple[Key | None, int], stop: tuple[Key | None, int]
+            ) -> list[Part]:
+    """Narrow the band from ``low`` to ``stop``, each (key, rows before it), round by round."""
+    sort = sorts[0]
     for seed in range(1, ROUNDS + 1):
-        if upto - before <= BAND_ROWS:
+        if stop[1] - low[1] <= BAND_ROWS or _one_value(low[0], stop[0]):
             break
-        where, params = rows.narrowed(*band(sort, low, stop))
-        sample = _sample(conn, rows.table, sort, order, where, params, upto - before, seed)
-        keys = _estimate(sample, upto - before, offset - before, limit)
+        within = rows.narrowed(*band(sort, low[0], stop[0]))
+        keys = _estimate(_sample(conn, within, sort, stop[1] - low[1], seed),
+                         stop[1] - low[1], offset - low[1], limit)
         if not keys:
             break
-        ranks = [before + n for n in _ranks(conn, rows.table, sort, where, params, keys)]
-        was = before, upto
-        for key, rank in zip(keys, ranks):
-            if before < rank <= offset:
-                low, before = key, rank
-            elif offset + limit <= rank < upto:
-                stop, upto = key, rank
-        if (before, upto) == was:
+        ranks = [low[1] + n for n in _ranks(conn, within, sort, keys)]
+        was, inside = (low, stop), None
+        for key, rank in zip(keys, ranks):  # a key as far as the end it replaces
+            if low[1] <= rank <= offset and (rank > low[1] or low[0] is None):  # still
+                low = key, rank  # tells where the band ends, by value
+            elif offset + limit <= rank <= stop[1] and (rank < stop[1] or stop[0] is None):
+                stop = key, rank
+            elif offset < rank < offset + limit:
+                inside = key, rank
+        if inside and stop[1] - low[1] > BAND_ROWS:  # split the page where the key falls
+            return (_narrow(conn, rows, sorts, offset, inside[1] - offset, low, inside)
+                    + _narrow(conn, rows, sorts, inside[1], offset + limit - inside[1], inside,
+                              stop))
+        if (low, stop) == was:
             break
-    where, params = rows.narrowed(*band(sort, low, stop))
-    return where, params, offset - before
+    (first, skipped), (last, upto) = low, stop
+    if upto - skipped > BAND_ROWS and len(sorts) > 1 and _one_value(first, last):
+        # One value's ties, ordered by the next key: seek on among them.
+        group = rows.narrowed(*_equal(sort, first.value))
+        return _narrow(conn, group, sorts[1:], offset - skipped, limit,
+                       (None, 0), (None, upto - skipped))
+    return [Part(rows.narrowed(*band(sort, first, last)), offset - skipped, limit)]
 
 
-def _sample(conn: duckdb.DuckDBPyConnection, table: str, sort: Sort, order: str, where: str,
-            params: list, rows: int, seed: int) -> pa.Table:
-    """About SAMPLE_ROWS of the band's ``rows`` rows: (v, file_id, line_no), in order."""
-    percent = min(100.0, 100.0 * SAMPLE_ROWS / rows)
-    return conn.sql(f"SELECT {sort.column} AS v, file_id, line_no "
-                    f"FROM {store.sampled(table, percent, seed)} {where} {order}",
-                    params=params).to_arrow_table()
+def _one_value(low: Key | None, stop: Key | None) -> bool:
+    """Whether the band from ``low`` to ``stop`` holds one value (or the NULLs) only."""
+    return (low is not None and stop is not None and low.value == stop.value
+            and not low.after and stop.after)
 
 
-def _estimate(sample: pa.Table, rows: int, at: int, limit: int) -> list[Key]:
-    """Sample keys a margin before row ``at`` of the band and after row ``at + limit``.
+def _sample(conn: duckdb.DuckDBPyConnection, rows: Rows, sort: Sort, count: int,
+            seed: int) -> pa.Array:
+    """About SAMPLE_ROWS values of the column from the ``count`` rows, in order.
 
-    The band has ``rows`` rows; the margin is MARGIN standard errors of a
-    quantile estimated from this many sampled rows.
+    A system sample takes whole vectors of neighbouring rows, which often have
+    neighbouring values (times, and prices that drift with them); reading
+    THIN times more vectors and keeping one row in THIN spreads the sample.
     """
-    n = sample.num_rows
+    percent = min(100.0, 100.0 * SAMPLE_ROWS * THIN / count)
+    thin = rows.narrowed([f"hash(line_no) % {THIN} = 0"], [])
+    order = f"{sort.column} {'DESC' if sort.desc else 'ASC'} NULLS LAST"
+    return conn.sql(f"SELECT {sort.column} FROM {store.sampled(rows.table, percent, seed)} "
+                    f"{thin.where} ORDER BY {order}",
+                    params=thin.params).to_arrow_table().column(0).combine_chunks()
+
+
+def _estimate(sample: pa.Array, count: int, at: int, limit: int) -> list[Key]:
+    """Candidate ends at widening margins before row ``at`` and after row ``at + limit``.
+
+    The band has ``count`` rows. The first margin is MARGIN standard errors
+    of a quantile estimated from this many independent rows; the sample's rows
+    are not independent, so wider ones (x SPREAD, x SPREAD**2) are tried too.
+    A value with many ties gives its end as well as its start.
+    """
+    n = len(sample)
     if n == 0:
         return []
-    share = min(max(at / rows, 1 / n), 1 - 1 / n)
-    margin = MARGIN * rows * math.sqrt(share * (1 - share) / n)
-    keys = []
-    for target in (at - margin, at + limit + margin):
-        i = math.floor(target * n / rows)
-        if 0 < i < n:
-            keys.append(_key(sample, i, rows / n))
-    return keys
+    share = min(max(at / count, 1 / n), 1 - 1 / n)
+    margin = MARGIN * count * math.sqrt(share * (1 - share) / n)
+    widths = [margin * SPREAD ** i for i in range(3)]
+    targets = [at - w for w in widths] + [at + limit + w for w in widths]
+    keys: list[Key] = []
+    for i in sorted({math.floor(t * n / count) for t in targets}):
+        if 0 <= i < n:
+            value = sample[i].as_py()
+            keys += [Key(value)] + ([Key(value, after=True)] if _heavy(sample, value, count)
+                                    else [])
+    return list(dict.fromkeys(keys))  # in order: the sample is
 
 
-def _key(sample: pa.Table, i: int, weight: float) -> Key:
-    """The key of sampled row ``i``; whole where its value's ties are many."""
-    value, file_id, line_no = (sample.column(j)[i].as_py() for j in range(3))
-    column = sample.column(0)
-    ties = column.null_count if value is None else pc.sum(pc.equal(column, value)).as_py()
-    return Key(value, file_id, line_no, whole=ties * weight > BAND_ROWS / 4)
+def _heavy(sample: pa.Array, value: object, count: int) -> bool:
+    """Whether ``value`` looks to have more ties than a band should hold."""
+    ties = sample.null_count if value is None else pc.sum(pc.equal(sample, value)).as_py()
+    return ties * count / len(sample) > BAND_ROWS / 4
 
 
-def _ranks(conn: duckdb.DuckDBPyConnection, table: str, sort: Sort, where: str, params: list,
-           keys: list[Key]) -> list[int]:
-    """How many rows (of those ``where`` keeps) come before each key: one scan."""
-    tests = [compare(sort, key, below=True) for key in keys]
-    sql = ", ".join(f"count_if({test})" for test, _ in tests)
-    return list(conn.execute(f"SELECT {sql} FROM {table} {where}",
-                             [p for _, more in tests for p in more] + params).fetchall()[0])
+def _ranks(conn: duckdb.DuckDBPyConnection, rows: Rows, sort: Sort, keys: list[Key]
+           ) -> list[int]:
+    """How many of ``rows`` come before each key, in one scan.
+
+    Only rows before the furthest key are counted at all: DuckDB tests that
+    while scanning, and skips whole row groups where the column follows the file.
+    """
+    within = rows.narrowed(*band(sort, None, keys[-1]))  # keys come in order
+    tests = [before(sort, key) for key in keys]
+    counts = ", ".join(f"count_if({sql})" for sql, _ in tests)
+    row = conn.execute(f"SELECT {counts} FROM {rows.table} {within.where}",
+                       [p for _, more in tests for p in more] + within.params).fetchall()[0]
+    return [n or 0 for n in row]  # count_if of no rows is NULL
