@@ -67,7 +67,8 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
                             _sorts(conn, table, sorts, sort, desc), offset,
                             min(limit, total - offset), total)
     else:  # near the start (or past the end): LIMIT/OFFSET is cheap
-        parts = [seek.Part(seek.Rows(table, where, params), offset, limit)]
+        beyond = total is not None and offset >= total
+        parts = [seek.Part(seek.Rows(table, where, params), offset, 0 if beyond else limit)]
     keys = " UNION ALL ".join(f"(SELECT file_id, line_no FROM {table} {part.rows.where} "
                               f"{order} LIMIT ? OFFSET ?)" for part in parts)
     return conn.execute(f"""
@@ -78,13 +79,12 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
 
 def _sorts(conn: duckdb.DuckDBPyConnection, table: str, sorts: dict[str, str], sort: str,
            desc: bool) -> list[seek.Sort]:
-    """The order's keys for the seek: the sort column, then file_id and line_no."""
+    """The order's keys for the seek: the sort column, then the row's place in its file."""
     column = _column(sorts, sort)
-    keys = list(dict.fromkeys([column, "file_id", "line_no"]))  # "file, line" is file_id
-    types = conn.execute(f"SELECT {', '.join(f'typeof({k})' for k in keys)} FROM {table} "
-                         "LIMIT 1").fetchall()[0]
-    return [seek.Sort(key, desc and key == column, sql_type)
-            for key, sql_type in zip(keys, types)]
+    if column == "file_id" and not desc:  # "file, line": the place alone
+        return [seek.POSITION]
+    sql_type = conn.execute(f"SELECT typeof({column}) FROM {table} LIMIT 1").fetchall()[0][0]
+    return [seek.Sort(column, desc, sql_type), seek.POSITION]
 
 
 def _with_type_names(df: pd.DataFrame) -> pd.DataFrame:

@@ -35,8 +35,6 @@ import math
 from dataclasses import dataclass
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .. import store
 
@@ -45,7 +43,7 @@ NEAR = 1_000
 #: A band of at most this many rows is sorted as it is; a wider one is narrowed again.
 BAND_ROWS = 50_000
 #: How many of the band's rows a sample aims to hold.
-SAMPLE_ROWS = 20_000
+SAMPLE_ROWS = 10_000
 #: A sample reads this many times SAMPLE_ROWS and keeps one row in THIN (see _sample).
 THIN = 8
 #: The first margin around the page, in standard errors of the sample's estimate.
@@ -74,8 +72,14 @@ class Key:
     after: bool = False
 
 
+#: The last key of every order: a row's place, (file_id, line_no), unique.
+POSITION = Sort("file_id, line_no", False, "")
+
+
 def before(sort: Sort, key: Key) -> tuple[str, list]:
     """SQL (and parameters) true for rows before ``key``; never NULL."""
+    if sort is POSITION:
+        return _place(key, "<")
     if key.value is None:
         return ("TRUE" if key.after else f"{sort.column} IS NOT NULL"), []
     op = (">" if sort.desc else "<") + ("=" if key.after else "")
@@ -84,11 +88,22 @@ def before(sort: Sort, key: Key) -> tuple[str, list]:
 
 def _from(sort: Sort, key: Key, plain: bool) -> tuple[str, list]:
     """SQL for rows at or after ``key``; ``plain`` when no NULL can be in view."""
+    if sort is POSITION:
+        return _place(Key(key.value, not key.after), ">")
     if key.value is None:
         return ("FALSE" if key.after else f"{sort.column} IS NULL"), []
     op = ("<" if sort.desc else ">") + ("" if key.after else "=")
     test = f"{sort.column} {op} CAST(? AS {sort.sql_type})"
     return (test if plain else f"({sort.column} IS NULL OR {test})"), [key.value]
+
+
+def _place(key: Key, op: str) -> tuple[str, list]:
+    """Rows before (``op`` '<') or after ('>') the place ``key.value``, or at it too when
+    ``key.after``; the file test first, which DuckDB can check while scanning."""
+    file_id, line_no = key.value
+    eq = "=" if key.after else ""
+    return (f"file_id {op}= ? AND (file_id {op} ? OR line_no {op}{eq} ?)",
+            [file_id, file_id, line_no])
 
 
 def band(sort: Sort, low: Key | None, stop: Key | None) -> tuple[list[str], list]:
@@ -159,9 +174,9 @@ def _narrow(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offs
             break
         ranks = [low[1] + n for n in _ranks(conn, within, sort, keys)]
         was, inside = (low, stop), None
-        for key, rank in zip(keys, ranks):  # a key as far as the end it replaces
-            if low[1] <= rank <= offset and (rank > low[1] or low[0] is None):  # still
-                low = key, rank  # tells where the band ends, by value
+        for key, rank in zip(keys, ranks):  # in order; at equal ranks the key nearer
+            if low[1] <= rank <= offset:  # the page wins: it may show a single value
+                low = key, rank
             elif offset + limit <= rank <= stop[1] and (rank < stop[1] or stop[0] is None):
                 stop = key, rank
             elif offset < rank < offset + limit:
@@ -188,8 +203,8 @@ def _one_value(low: Key | None, stop: Key | None) -> bool:
 
 
 def _sample(conn: duckdb.DuckDBPyConnection, rows: Rows, sort: Sort, count: int,
-            seed: int) -> pa.Array:
-    """About SAMPLE_ROWS values of the column from the ``count`` rows, in order.
+            seed: int) -> list:
+    """About SAMPLE_ROWS values of the key from the ``count`` rows, in order.
 
     A system sample takes whole vectors of neighbouring rows, which often have
     neighbouring values (times, and prices that drift with them); reading
@@ -197,13 +212,15 @@ def _sample(conn: duckdb.DuckDBPyConnection, rows: Rows, sort: Sort, count: int,
     """
     percent = min(100.0, 100.0 * SAMPLE_ROWS * THIN / count)
     thin = rows.narrowed([f"hash(line_no) % {THIN} = 0"], [])
-    order = f"{sort.column} {'DESC' if sort.desc else 'ASC'} NULLS LAST"
-    return conn.sql(f"SELECT {sort.column} FROM {store.sampled(rows.table, percent, seed)} "
-                    f"{thin.where} ORDER BY {order}",
-                    params=thin.params).to_arrow_table().column(0).combine_chunks()
+    order = sort.column if sort is POSITION else \
+        f"{sort.column} {'DESC' if sort.desc else 'ASC'} NULLS LAST"
+    table = conn.sql(f"SELECT {sort.column} FROM {store.sampled(rows.table, percent, seed)} "
+                     f"{thin.where} ORDER BY {order}", params=thin.params).to_arrow_table()
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    return columns[0] if len(columns) == 1 else list(zip(*columns))
 
 
-def _estimate(sample: pa.Array, count: int, at: int, limit: int) -> list[Key]:
+def _estimate(sample: list, count: int, at: int, limit: int) -> list[Key]:
     """Candidate ends at widening margins before row ``at`` and after row ``at + limit``.
 
     The band has ``count`` rows. The first margin is MARGIN standard errors
@@ -221,16 +238,9 @@ def _estimate(sample: pa.Array, count: int, at: int, limit: int) -> list[Key]:
     keys: list[Key] = []
     for i in sorted({math.floor(t * n / count) for t in targets}):
         if 0 <= i < n:
-            value = sample[i].as_py()
-            keys += [Key(value)] + ([Key(value, after=True)] if _heavy(sample, value, count)
-                                    else [])
+            heavy = sample.count(sample[i]) * count / n > BAND_ROWS / 4
+            keys += [Key(sample[i])] + ([Key(sample[i], after=True)] if heavy else [])
     return list(dict.fromkeys(keys))  # in order: the sample is
-
-
-def _heavy(sample: pa.Array, value: object, count: int) -> bool:
-    """Whether ``value`` looks to have more ties than a band should hold."""
-    ties = sample.null_count if value is None else pc.sum(pc.equal(sample, value)).as_py()
-    return ties * count / len(sample) > BAND_ROWS / 4
 
 
 def _ranks(conn: duckdb.DuckDBPyConnection, rows: Rows, sort: Sort, keys: list[Key]
