@@ -40,7 +40,8 @@ def mixed(tmp_path_factory):
 @pytest.fixture
 def small_seek(monkeypatch):
     """Seek limits for a few thousand rows; returns how many pages took the seek."""
-    for name, value in (("NEAR", 30), ("BAND_ROWS", 40), ("SAMPLE_ROWS", 150), ("THIN", 2)):
+    for name, value in (("NEAR", 30), ("FEW_ROWS", 0), ("BAND_ROWS", 40), ("SAMPLE_ROWS", 150),
+                        ("THIN", 2)):
         monkeypatch.setattr(seek, name, value)
     calls = []
     real = seek.locate
@@ -143,8 +144,9 @@ def test_random_tables(data, desc, limits, size) -> None:
     conn.execute(f"CREATE TABLE t (file_id INTEGER, line_no BIGINT, v {sql_type})")
     conn.executemany("INSERT INTO t VALUES (?, ?, ?)",
                      [(f, i, v) for i, (f, v) in enumerate(zip(files, values))])
-    saved = seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN
+    saved = seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN, seek.FEW_ROWS
     seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN = limits
+    seek.FEW_ROWS = 0
     try:
         sorts = {"v": "v"}
         for p in range(1, len(values) // size + 2):
@@ -153,5 +155,5 @@ def test_random_tables(data, desc, limits, size) -> None:
             want = plain(conn, "t", sorts, "", [], "v", desc, (p - 1) * size, size)
             assert [tuple(r) for r in got.values.tolist()] == want, p
     finally:
-        seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN = saved
+        seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN, seek.FEW_ROWS = saved
         conn.close()

@@ -62,11 +62,11 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
         total = int(conn.execute(f"SELECT count(*) FROM {table} {where}",
                                  params).fetchall()[0][0])
     order = _order_by(sorts, sort, desc)
-    if total is not None and seek.NEAR <= offset < total:
+    if total is not None and seek.NEAR <= offset < total and total > seek.FEW_ROWS:
         parts = seek.locate(conn, seek.Rows(table, where, params),
                             _sorts(conn, table, sorts, sort, desc), offset,
                             min(limit, total - offset), total)
-    else:  # near the start (or past the end): LIMIT/OFFSET is cheap
+    else:  # near the start, few rows (or past the end): LIMIT/OFFSET is cheap
         beyond = total is not None and offset >= total
         parts = [seek.Part(seek.Rows(table, where, params), offset, 0 if beyond else limit)]
     keys = " UNION ALL ".join(f"(SELECT file_id, line_no FROM {table} {part.rows.where} "
