@@ -175,19 +175,20 @@ def _narrow(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offs
         if not keys:
             break
         ranks = [low[1] + n for n in _ranks(conn, within, sort, keys)]
-        was, inside = (low, stop), None
-        for key, rank in zip(keys, ranks):  # in order; at equal ranks the key nearer
-            if low[1] <= rank <= offset:  # the page wins: it may show a single value
+        was, inside, beyond = (low[1], stop[1]), None, []
+        for key, rank in zip(keys, ranks):  # in order; of keys with equal ranks the one
+            if rank <= offset:  # nearest the page wins: it may show a single value
                 low = key, rank
-            elif offset + limit <= rank <= stop[1] and (rank < stop[1] or stop[0] is None):
-                stop = key, rank
-            elif offset < rank < offset + limit:
+            elif rank < offset + limit:
                 inside = key, rank
+            else:
+                beyond.append((key, rank))
+        stop = beyond[0] if beyond else stop
         if inside and stop[1] - low[1] > BAND_ROWS:  # split the page where the key falls
             return (_narrow(conn, rows, sorts, offset, inside[1] - offset, low, inside)
                     + _narrow(conn, rows, sorts, inside[1], offset + limit - inside[1], inside,
                               stop))
-        if (low, stop) == was:
+        if (low[1], stop[1]) == was:
             break
     (first, skipped), (last, upto) = low, stop
     if upto - skipped > BAND_ROWS and len(sorts) > 1 and _one_value(first, last):
