@@ -41,7 +41,7 @@ def mixed(tmp_path_factory):
 def small_seek(monkeypatch):
     """Seek limits for a few thousand rows; returns how many pages took the seek."""
     for name, value in (("NEAR", 30), ("FEW_ROWS", 0), ("BAND_ROWS", 40), ("SAMPLE_ROWS", 150),
-                        ("THIN", 2)):
+                        ("READ_ROWS", 300)):
         monkeypatch.setattr(seek, name, value)
     calls = []
     real = seek.locate
@@ -136,7 +136,7 @@ def tables(draw):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=tables(), desc=st.booleans(), limits=st.tuples(
-    st.integers(0, 20), st.integers(1, 50), st.integers(1, 80), st.integers(1, 3)),
+    st.integers(0, 20), st.integers(1, 50), st.integers(1, 80), st.integers(1, 160)),
     size=st.integers(1, 9))
 def test_random_tables(data, desc, limits, size) -> None:
     sql_type, values, files = data
@@ -144,8 +144,8 @@ def test_random_tables(data, desc, limits, size) -> None:
     conn.execute(f"CREATE TABLE t (file_id INTEGER, line_no BIGINT, v {sql_type})")
     conn.executemany("INSERT INTO t VALUES (?, ?, ?)",
                      [(f, i, v) for i, (f, v) in enumerate(zip(files, values))])
-    saved = seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN, seek.FEW_ROWS
-    seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN = limits
+    saved = seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.READ_ROWS, seek.FEW_ROWS
+    seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.READ_ROWS = limits
     seek.FEW_ROWS = 0
     try:
         sorts = {"v": "v"}
@@ -155,5 +155,5 @@ def test_random_tables(data, desc, limits, size) -> None:
             want = plain(conn, "t", sorts, "", [], "v", desc, (p - 1) * size, size)
             assert [tuple(r) for r in got.values.tolist()] == want, p
     finally:
-        seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.THIN, seek.FEW_ROWS = saved
+        seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.READ_ROWS, seek.FEW_ROWS = saved
         conn.close()
