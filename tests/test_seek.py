@@ -157,3 +157,16 @@ def test_random_tables(data, desc, limits, size) -> None:
     finally:
         seek.NEAR, seek.BAND_ROWS, seek.SAMPLE_ROWS, seek.READ_ROWS, seek.FEW_ROWS = saved
         conn.close()
+
+
+def test_a_page_among_the_nulls_is_sought_among_them(mixed, monkeypatch) -> None:
+    """Deep in the NULLs the band is found by place among them, not sorted from their start."""
+    for name, value in (("BAND_ROWS", 40), ("SAMPLE_ROWS", 150), ("READ_ROWS", 10**9)):
+        monkeypatch.setattr(seek, name, value)
+    total, known = mixed.execute("SELECT count(*), count(price) FROM messages").fetchone()
+    offset = (known + total) // 2
+    parts = seek.locate(mixed, seek.Rows("messages", "", []),
+                        base._sorts(mixed, "messages", MESSAGE_SORTS, "price", False),
+                        offset, SIZE, total)
+    assert parts and all("price IS NULL" in part.rows.where for part in parts)
+    assert sum(part.offset for part in parts) < (total - known) // 4

@@ -200,9 +200,13 @@ def _narrow(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offs
 
 
 def _one_value(low: Key | None, stop: Key | None) -> bool:
-    """Whether the band from ``low`` to ``stop`` holds one value (or the NULLs) only."""
-    return (low is not None and stop is not None and low.value == stop.value
-            and not low.after and stop.after)
+    """Whether the band from ``low`` to ``stop`` (None: the end) holds one value only, or
+    the NULLs, which come last."""
+    if low is None or low.after:
+        return False
+    if stop is None:
+        return low.value is None
+    return low.value == stop.value and stop.after
 
 
 def _sample(conn: duckdb.DuckDBPyConnection, rows: Rows, sort: Sort, count: int,
