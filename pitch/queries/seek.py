@@ -41,7 +41,7 @@ from .. import store
 #: Pages that start this close to the start are read with LIMIT/OFFSET: a small heap is cheap.
 NEAR = 1_000
 #: So are pages of this many matching rows or fewer: the seek's few queries would cost more.
-FEW_ROWS = 250_000
+FEW_ROWS = 1_000_000
 #: A band of at most this many rows is sorted as it is; a wider one is narrowed again.
 BAND_ROWS = 50_000
 #: How many of the band's rows a sample aims to hold.
