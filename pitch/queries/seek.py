@@ -12,14 +12,15 @@ counts the rows before ``low`` exactly, and sorts only the band:
    of each table; see :func:`pitch.store.sampled`) says which values of ``c``
    lie near ranks ``k`` and ``k + limit``; values at widening margins to
    either side become candidate ends.
-2. One scan counts, exactly, the rows before each candidate (plain
-   comparisons, which DuckDB tests while scanning). A candidate with at most
+2. One query counts, exactly, the rows before each candidate (plain
+   comparisons, which DuckDB tests while scanning, skipping row groups by
+   their min/max where the column follows the file). A candidate with at most
    ``k`` rows before it may become ``low``, one with at least ``k + limit``
    may become ``stop``, so the band narrows and still holds the page; one that
    falls inside the page splits it in two pages, each sought on its own.
 3. When the band is one heavy value (say a share count of 100, or the NULLs)
-   the seek goes on inside it, under ``c = value``, by the next key: file_id,
-   then line_no.
+   the seek goes on inside it, under ``c = value``, by the next key: the
+   row's place (file_id, line_no), which is unique.
 4. The page is then rows ``k - rank(low)`` .. of the band, by LIMIT/OFFSET.
 
 Why it is exact: ranks are counted, never estimated (the sample only chooses
@@ -43,7 +44,7 @@ NEAR = 1_000
 #: So are pages of this many matching rows or fewer: the seek's few queries would cost more.
 FEW_ROWS = 1_000_000
 #: A band of at most this many rows is sorted as it is; a wider one is narrowed again.
-BAND_ROWS = 50_000
+BAND_ROWS = 200_000
 #: How many of the band's rows a sample aims to hold.
 SAMPLE_ROWS = 10_000
 #: How many of the band's rows a sample reads, in whole vectors, to keep SAMPLE_ROWS.
