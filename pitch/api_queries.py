@@ -28,7 +28,7 @@ class Export:
 
 
 def _order_by(sorts: dict[str, str], sort: str, desc: bool) -> str:
-    # As queries._order_by (not reversed): a whitelisted column, ties in file order.
+    # As queries._order_by: a whitelisted column, NULLs last, ties in file order.
     column = sorts.get(sort, next(iter(sorts.values())))
     return f"ORDER BY {column} {'DESC' if desc else 'ASC'} NULLS LAST, file_id ASC, line_no ASC"
 

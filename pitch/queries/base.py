@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from .. import export
 from ..filters import TYPE_NAMES
 from ..ids import FileFeeds
+from . import seek
 
 #: Rows per page of the Messages and Orders tables (and of a file's rejects).
 PAGE_SIZE = 50
@@ -33,12 +34,15 @@ def totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {k: int(v) for k, v in zip(keys, row)}
 
 
-def _order_by(sorts: dict[str, str], sort: str, desc: bool, reverse: bool = False) -> str:
-    """ORDER BY a whitelisted column, ties in file order; ``reverse`` turns all of it round."""
-    column = sorts.get(sort, next(iter(sorts.values())))  # never user text in SQL
-    direction = "DESC" if desc != reverse else "ASC"
-    nulls, tie = ("NULLS FIRST", "DESC") if reverse else ("NULLS LAST", "ASC")
-    return f"ORDER BY {column} {direction} {nulls}, file_id {tie}, line_no {tie}"
+def _column(sorts: dict[str, str], sort: str) -> str:
+    """The whitelisted column for a sort label (the first one for an unknown label)."""
+    return sorts.get(sort, next(iter(sorts.values())))  # never user text in SQL
+
+
+def _order_by(sorts: dict[str, str], sort: str, desc: bool) -> str:
+    """ORDER BY a whitelisted column, NULLs last, ties in file order."""
+    return (f"ORDER BY {_column(sorts, sort)} {'DESC' if desc else 'ASC'} NULLS LAST, "
+            "file_id, line_no")
 
 
 def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
@@ -48,22 +52,39 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
 
     Deep pages cost a sort of everything before them. Two measured fixes (see
     benchmarks/bench_pages.py): only the narrow (file_id, line_no) keys are
-    sorted and the 50 rows fetched after (late materialisation), and a page in
-    the second half is read from the other end in reverse (needs ``total``).
+    sorted and the 50 rows fetched after (late materialisation); and a page
+    past the first few is found by a band seek (:mod:`.seek`), which sorts
+    only a narrow band of keys around it. Without ``total`` a deep page
+    counts the matching rows first.
     """
     offset, limit = (max(page, 1) - 1) * page_size, page_size
-    reverse = total is not None and offset > total // 2
-    if reverse:
-        limit = max(min(page_size, total - offset), 0)
-        offset = max(total - offset - limit, 0)
-    order = _order_by(sorts, sort, desc, reverse)
-    df = conn.execute(f"""
-        SELECT {', '.join(columns)} FROM {table} SEMI JOIN (
-            SELECT file_id, line_no FROM {table} {where} {order} LIMIT ? OFFSET ?
-        ) keys USING (file_id, line_no)
+    if total is None and offset >= seek.NEAR:
+        total = int(conn.execute(f"SELECT count(*) FROM {table} {where}",
+                                 params).fetchall()[0][0])
+    order = _order_by(sorts, sort, desc)
+    if total is not None and seek.NEAR <= offset < total and total > seek.FEW_ROWS:
+        parts = seek.locate(conn, seek.Rows(table, where, params),
+                            _sorts(conn, table, sorts, sort, desc), offset,
+                            min(limit, total - offset), total)
+    else:  # near the start, few rows (or past the end): LIMIT/OFFSET is cheap
+        beyond = total is not None and offset >= total
+        parts = [seek.Part(seek.Rows(table, where, params), offset, 0 if beyond else limit)]
+    keys = " UNION ALL ".join(f"(SELECT file_id, line_no FROM {table} {part.rows.where} "
+                              f"{order} LIMIT ? OFFSET ?)" for part in parts)
+    return conn.execute(f"""
+        SELECT {', '.join(columns)} FROM {table} SEMI JOIN ({keys}) keys USING (file_id, line_no)
         {order}
-    """, params + [limit, offset]).df()
-    return df.iloc[::-1].reset_index(drop=True) if reverse else df
+    """, [p for part in parts for p in part.rows.params + [part.limit, part.offset]]).df()
+
+
+def _sorts(conn: duckdb.DuckDBPyConnection, table: str, sorts: dict[str, str], sort: str,
+           desc: bool) -> list[seek.Sort]:
+    """The order's keys for the seek: the sort column, then the row's place in its file."""
+    column = _column(sorts, sort)
+    if column == "file_id" and not desc:  # "file, line": the place alone
+        return [seek.POSITION]
+    sql_type = conn.execute(f"SELECT typeof({column}) FROM {table} LIMIT 1").fetchall()[0][0]
+    return [seek.Sort(column, desc, sql_type), seek.POSITION]
 
 
 def _with_type_names(df: pd.DataFrame) -> pd.DataFrame:
