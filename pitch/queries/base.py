@@ -7,6 +7,7 @@ time span for filter choices, and the schema the SQL page shows.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -69,12 +70,34 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
     else:  # near the start, few rows (or past the end): LIMIT/OFFSET is cheap
         beyond = total is not None and offset >= total
         parts = [seek.Part(seek.Rows(table, where, params), offset, 0 if beyond else limit)]
-    keys = " UNION ALL ".join(f"(SELECT file_id, line_no FROM {table} {part.rows.where} "
-                              f"{order} LIMIT ? OFFSET ?)" for part in parts)
-    return conn.execute(f"""
-        SELECT {', '.join(columns)} FROM {table} SEMI JOIN ({keys}) keys USING (file_id, line_no)
-        {order}
-    """, [p for part in parts for p in part.rows.params + [part.limit, part.offset]]).df()
+    keys: list[tuple[int, int]] = []
+    for part in parts:  # in page order
+        keys += conn.execute(f"SELECT file_id, line_no FROM {table} {part.rows.where} {order} "
+                             "LIMIT ? OFFSET ?", part.rows.params + [part.limit, part.offset]
+                             ).fetchall()
+    return _rows_at(conn, table, columns, keys)
+
+
+def _rows_at(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
+             keys: list[tuple[int, int]]) -> pd.DataFrame:
+    """The rows at these (file_id, line_no) keys, in the keys' order.
+
+    A list of line numbers per file (``line_no IN (SELECT unnest(?))``) rather
+    than a semi join with the keys' query: DuckDB then reads only the row groups
+    that hold them instead of probing every row (at 100M orders, 175 -> 33 ms).
+    """
+    wanted = tuple(dict.fromkeys(columns + ("file_id", "line_no")))
+    lines: dict[int, list[int]] = {}
+    for file_id, line_no in keys:
+        lines.setdefault(file_id, []).append(line_no)
+    if not lines:
+        return conn.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0").df()
+    sql = " UNION ALL ".join(f"SELECT {', '.join(wanted)} FROM {table} WHERE file_id = ? "
+                             "AND line_no IN (SELECT unnest(?::BIGINT[]))" for _ in lines)
+    df = conn.execute(sql, [v for item in lines.items() for v in item]).df()
+    place = {key: i for i, key in enumerate(keys)}
+    at = [place[(f, l)] for f, l in zip(df["file_id"].tolist(), df["line_no"].tolist())]
+    return df.iloc[np.argsort(at, kind="stable")][list(columns)].reset_index(drop=True)
 
 
 def _sorts(conn: duckdb.DuckDBPyConnection, table: str, sorts: dict[str, str], sort: str,
