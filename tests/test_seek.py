@@ -173,3 +173,19 @@ def test_a_page_among_the_nulls_is_sought_among_them(mixed, monkeypatch) -> None
                         offset, SIZE, total)
     assert parts and all("price IS NULL" in part.rows.where for part in parts)
     assert sum(part.offset for part in parts) < (total - known) // 4
+
+
+@pytest.mark.parametrize("table, sorts, page_fn, flt, sort", [
+    ("messages", MESSAGE_SORTS, messages_page, MessageFilter(), "symbol"),
+    ("messages", MESSAGE_SORTS, messages_page, MessageFilter(types=("A", "E")), "type"),
+    ("messages", MESSAGE_SORTS, messages_page, MessageFilter(symbols=("AAPL",)), "side"),
+    ("orders", ORDER_SORTS, orders_page, OrderFilter(statuses=("open", "filled")), "symbol")])
+@pytest.mark.parametrize("desc", [False, True])
+def test_counts_kept_at_ingest_start_the_seek(mixed, small_seek, monkeypatch, table, sorts,
+                                              page_fn, flt, sort, desc) -> None:
+    """A sort on a column the per-file counts hold starts at the page's values, exactly."""
+    started = []
+    real = seek._from_counts
+    monkeypatch.setattr(seek, "_from_counts", lambda *a: started.append(a) or real(*a))
+    check(mixed, table, sorts, page_fn, flt, sort, desc)
+    assert started, "the counts were not used"

@@ -6,6 +6,8 @@ time span for filter choices, and the schema the SQL page shows.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -48,7 +50,9 @@ def _order_by(sorts: dict[str, str], sort: str, desc: bool) -> str:
 
 def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
           sorts: dict[str, str], where: str, params: list, sort: str, desc: bool, page: int,
-          page_size: int, total: int | None) -> pd.DataFrame:
+          page_size: int, total: int | None,
+          counts: Callable[[str, bool], list[tuple[object, int]] | None] | None = None
+          ) -> pd.DataFrame:
     """One page of ``table``, cheap however deep it is.
 
     Deep pages cost a sort of everything before them. Two measured fixes (see
@@ -56,7 +60,9 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
     sorted and the 50 rows fetched after (late materialisation); and a page
     past the first few is found by a band seek (:mod:`.seek`), which sorts
     only a narrow band of keys around it. Without ``total`` a deep page
-    counts the matching rows first.
+    counts the matching rows first. ``counts(column, desc)``, when given, may
+    say how many matching rows hold each value of the sort column, in order
+    (from the counts kept at ingest), so that the seek starts at the page.
     """
     offset, limit = (max(page, 1) - 1) * page_size, page_size
     if total is None and offset >= seek.NEAR:
@@ -66,7 +72,8 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
     if total is not None and seek.NEAR <= offset < total and total > seek.FEW_ROWS:
         parts = seek.locate(conn, seek.Rows(table, where, params),
                             _sorts(conn, table, sorts, sort, desc), offset,
-                            min(limit, total - offset), total)
+                            min(limit, total - offset), total,
+                            counts(_column(sorts, sort), desc) if counts else None)
     else:  # near the start, few rows (or past the end): LIMIT/OFFSET is cheap
         beyond = total is not None and offset >= total
         parts = [seek.Part(seek.Rows(table, where, params), offset, 0 if beyond else limit)]
@@ -108,6 +115,19 @@ def _sorts(conn: duckdb.DuckDBPyConnection, table: str, sorts: dict[str, str], s
         return [seek.POSITION]
     sql_type = conn.execute(f"SELECT typeof({column}) FROM {table} LIMIT 1").fetchall()[0][0]
     return [seek.Sort(column, desc, sql_type), seek.POSITION]
+
+
+def value_counts(conn: duckdb.DuckDBPyConnection, table: str, count: str, columns: tuple[str, ...],
+                 where: str, params: list) -> Callable[[str, bool], list | None]:
+    """``counts`` for :func:`_page` from a table of counts kept at ingest: for a sort
+    column among ``columns``, how many rows hold each value, in the sort's order."""
+    def counts(column: str, desc: bool) -> list | None:
+        if column not in columns:
+            return None
+        return conn.execute(f"SELECT {column}, sum({count}) FROM {table} {where} GROUP BY 1 "
+                            f"ORDER BY 1 {'DESC' if desc else 'ASC'} NULLS LAST",
+                            params).fetchall()
+    return counts
 
 
 def _with_type_names(df: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..arrowtext import missing
 from ..filters import MessageFilter
-from .base import PAGE_SIZE, _order_by, _page, _with_type_names, stream_csv
+from .base import PAGE_SIZE, _order_by, _page, _with_type_names, stream_csv, value_counts
 
 #: Columns the Messages table shows (the export has every column).
 MESSAGE_COLUMNS = ("file_id", "line_no", "time_ns", "type", "symbol", "order_id", "side",
@@ -32,12 +32,16 @@ def message_count(conn: duckdb.DuckDBPyConnection, flt: MessageFilter) -> int:
     an order id counts messages.
     """
     where, params, _ = flt.where()
-    counted = replace(flt, types=(), symbols=(), side=None, file_id=None) == MessageFilter()
-    if counted:
+    if _counted(flt):
         sql = f"SELECT coalesce(sum(messages), 0) FROM message_counts {where}"
     else:
         sql = f"SELECT count(*) FROM messages {where}"
     return int(conn.execute(sql, params).fetchone()[0])
+
+
+def _counted(flt: MessageFilter) -> bool:
+    """Whether ``message_counts`` can answer for this filter (it has only these columns)."""
+    return replace(flt, types=(), symbols=(), side=None, file_id=None) == MessageFilter()
 
 
 def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",
@@ -51,8 +55,10 @@ def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: 
     where, params, _ = flt.where()
     columns = MESSAGE_COLUMNS[:2] + SEQUENCING_COLUMNS + MESSAGE_COLUMNS[2:] if sequencing \
         else MESSAGE_COLUMNS
+    counts = value_counts(conn, "message_counts", "messages", ("type", "symbol", "side"),
+                          where, params) if _counted(flt) else None
     return _with_type_names(_page(conn, "messages", columns, MESSAGE_SORTS, where,
-                                  params, sort, desc, page, page_size, total))
+                                  params, sort, desc, page, page_size, total, counts))
 
 
 def messages_csv(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",

@@ -13,7 +13,7 @@ from .. import lifecycle
 from ..filters import OrderFilter
 from ..layouts import ADD_CODES, ROLES, Role, codes
 from ..store import sql_list
-from .base import PAGE_SIZE, _order_by, _page, _with_type_names, stream_csv
+from .base import PAGE_SIZE, _order_by, _page, _with_type_names, stream_csv, value_counts
 
 _ADDS = ", ".join(f"'{c}'" for c in ADD_CODES)
 
@@ -28,10 +28,15 @@ ORDER_SORTS: dict[str, str] = {
 }
 
 
+def _counted(flt: OrderFilter) -> bool:
+    """Whether ``order_counts`` can answer for this filter (it has only these columns)."""
+    return replace(flt, symbols=(), side=None, statuses=(), file_id=None) == OrderFilter()
+
+
 def order_count(conn: duckdb.DuckDBPyConnection, flt: OrderFilter) -> int:
     """How many orders match the filter: without an order id, a sum over the counts kept
     at ingest (:mod:`pitch.summaries`, with the filter's other columns)."""
-    if replace(flt, symbols=(), side=None, statuses=(), file_id=None) == OrderFilter():
+    if _counted(flt):
         where, params, _ = flt.where(status_column=True)
         sql = f"SELECT coalesce(sum(orders), 0) FROM order_counts {where}"
     else:
@@ -45,8 +50,13 @@ def orders_page(conn: duckdb.DuckDBPyConnection, flt: OrderFilter, *, sort: str 
                 total: int | None = None) -> pd.DataFrame:
     """One page of matching orders (1-based ``page``); ``total`` as for messages_page."""
     where, params, _ = flt.where()
+    counts = None
+    if _counted(flt):
+        where_counts, params_counts, _ = flt.where(status_column=True)
+        counts = value_counts(conn, "order_counts", "orders", ("symbol",), where_counts,
+                              params_counts)
     return _page(conn, "orders", ORDER_COLUMNS, ORDER_SORTS, where, params, sort, desc, page,
-                 page_size, total)
+                 page_size, total, counts)
 
 
 def orders_csv(conn: duckdb.DuckDBPyConnection, flt: OrderFilter, *, sort: str = "time",

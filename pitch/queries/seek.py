@@ -153,13 +153,35 @@ class Part:
 
 
 def locate(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offset: int,
-           limit: int, total: int) -> list[Part]:
+           limit: int, total: int, counts: list[tuple[object, int]] | None = None
+           ) -> list[Part]:
     """The page at ``offset`` as one or a few narrow parts, in order.
 
     ``sorts`` are the order's keys (the column, then file_id and line_no);
-    ``total`` is how many rows ``rows`` holds.
+    ``total`` is how many rows ``rows`` holds. ``counts``, when known (the
+    per-file counts kept at ingest, :mod:`pitch.summaries`), is how many of
+    ``rows`` hold each value of the column, in the order's order: the band
+    then starts at the page's own values with exact ranks, without sampling.
     """
-    return _narrow(conn, rows, sorts, offset, limit, (None, 0), (None, total))
+    low, stop = (None, 0), (None, total)
+    if counts:
+        low, stop = _from_counts(counts, offset, limit, low, stop)
+    return _narrow(conn, rows, sorts, offset, limit, low, stop)
+
+
+def _from_counts(counts: list[tuple[object, int]], offset: int, limit: int,
+                 low: tuple[Key | None, int], stop: tuple[Key | None, int]
+                 ) -> tuple[tuple[Key | None, int], tuple[Key | None, int]]:
+    """The band from the first value holding row ``offset`` to the last holding the page's
+    last row, with the rows before each end (exact: they are counts of the same rows)."""
+    seen = 0
+    for value, n in counts:
+        if seen + n > offset and low[0] is None:
+            low = Key(value), seen
+        seen += n
+        if seen >= offset + limit:
+            return low, (Key(value, after=True), seen)
+    return low, stop
 
 
 def _narrow(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offset: int,
