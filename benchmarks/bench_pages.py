@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 from pitch import queries as q, sandbox, store  # noqa: E402
 from pitch.filters import MessageFilter, OrderFilter  # noqa: E402
 from pitch.ingest import ingest_path  # noqa: E402
+from pitch.queries.messages import MESSAGE_SORTS  # noqa: E402
+from pitch.queries.orders import ORDER_SORTS  # noqa: E402
 from pitch.sql_examples import EXAMPLES  # noqa: E402
 
 TARGET_MS = 1000.0  # a whole page view
@@ -57,6 +59,7 @@ def views(c: Any) -> dict[str, list[Callable[[], Any]]]:
                      "line_no LIMIT 1").fetchone()
     everything = MessageFilter()
     pages = q.message_count(c, everything) // q.PAGE_SIZE + 1
+    order_pages = q.order_count(c, OrderFilter()) // q.PAGE_SIZE + 1
     mid = (first + last) // 2
 
     sidebar = [lambda: q.data_version(c), lambda: q.totals(c), lambda: q.files(c)]
@@ -88,11 +91,20 @@ def views(c: Any) -> dict[str, list[Callable[[], Any]]]:
                                                                    symbols=(top,), side="B")),
         "Messages, one row's detail": messages(everything) + [
             lambda: q.message_detail(c, busy[0], busy[1])],
+        **{f"Messages, middle page by {label}": messages(everything, sort=label, page=pages // 2)
+           for label in MESSAGE_SORTS if label not in ("time", "price")},
+        **{f"Messages, last page by {label}": messages(everything, sort=label, page=pages)
+           for label in MESSAGE_SORTS},
         "Orders": orders(OrderFilter()),
         "Orders, open by remaining desc": orders(OrderFilter(statuses=("open",)),
                                                  sort="remaining", desc=True),
         "Orders, middle page by shares": orders(OrderFilter(), sort="shares",
                                                 page=q.order_count(c, OrderFilter()) // 100),
+        **{f"Orders, middle page by {label}": orders(OrderFilter(), sort=label,
+                                                     page=order_pages // 2)
+           for label in ORDER_SORTS if label != "shares"},
+        **{f"Orders, last page by {label}": orders(OrderFilter(), sort=label, page=order_pages)
+           for label in ORDER_SORTS},
         "Orders, one order's lifecycle": orders(OrderFilter(order_id=busy[2])) + [
             lambda: q.order_lifecycle(c, busy[0], busy[1])],
         "Symbols (top symbol)": sidebar + [

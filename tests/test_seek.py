@@ -189,3 +189,15 @@ def test_counts_kept_at_ingest_start_the_seek(mixed, small_seek, monkeypatch, ta
     monkeypatch.setattr(seek, "_from_counts", lambda *a: started.append(a) or real(*a))
     check(mixed, table, sorts, page_fn, flt, sort, desc)
     assert started, "the counts were not used"
+
+
+def test_a_page_after_a_count_on_the_same_connection(mixed, small_seek) -> None:
+    """A count leaves its result unfinished (fetchone); the seek still runs after it."""
+    flt = MessageFilter()
+    total = mixed.execute("SELECT count(*) FROM messages").fetchone()[0]  # left unfinished
+    got = messages_page(mixed, flt, sort="file, line", page=total // SIZE // 2, page_size=SIZE,
+                        total=total)
+    want = plain(mixed, "messages", MESSAGE_SORTS, "", [], "file, line", False,
+                 (total // SIZE // 2 - 1) * SIZE, SIZE)
+    assert [tuple(r) for r in got[["file_id", "line_no"]].values.tolist()] == want
+    assert small_seek["locate"]

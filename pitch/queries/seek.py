@@ -247,10 +247,11 @@ def _sample(conn: duckdb.DuckDBPyConnection, rows: Rows, sort: Sort, count: int,
     thin = rows.narrowed([f"hash(line_no) % {keep_one_in} = 0"], [])
     order = sort.column if sort is POSITION else \
         f"{sort.column} {'DESC' if sort.desc else 'ASC'} NULLS LAST"
-    table = conn.sql(f"SELECT {sort.column} FROM {source} {thin.where} ORDER BY {order}",
-                     params=thin.params).to_arrow_table()
-    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    return columns[0] if len(columns) == 1 else list(zip(*columns))
+    # execute, not the relation API: conn.sql refuses to run while an earlier
+    # execute's result is unfinished (DuckDB 2.0), as a count's fetchone() leaves it.
+    rows = conn.execute(f"SELECT {sort.column} FROM {source} {thin.where} ORDER BY {order}",
+                        thin.params).fetchall()
+    return [r[0] for r in rows] if sort is not POSITION else [tuple(r) for r in rows]
 
 
 def _estimate(sample: list, count: int, at: int, limit: int) -> list[Key]:
