@@ -58,8 +58,8 @@ def views(c: Any) -> dict[str, list[Callable[[], Any]]]:
     busy = c.execute("SELECT file_id, line_no, order_id FROM orders ORDER BY events DESC, "
                      "line_no LIMIT 1").fetchone()
     everything = MessageFilter()
-    pages = q.message_count(c, everything) // q.PAGE_SIZE + 1
-    order_pages = q.order_count(c, OrderFilter()) // q.PAGE_SIZE + 1
+    pages = -(-q.message_count(c, everything) // q.PAGE_SIZE)  # the last page holds rows
+    order_pages = -(-q.order_count(c, OrderFilter()) // q.PAGE_SIZE)
     mid = (first + last) // 2
 
     sidebar = [lambda: q.data_version(c), lambda: q.totals(c), lambda: q.files(c)]
