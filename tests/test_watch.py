@@ -447,14 +447,28 @@ def _python(code: str, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _drained(lines_q: queue.Queue) -> str:
+    """All a :func:`_reader` read, once its process has ended (its stream then closes)."""
+    lines_q.thread.join(5)  # type: ignore[attr-defined]
+    text = []
+    while not lines_q.empty():
+        text.append(lines_q.get())
+    return "".join(text)
+
+
 def _reader(stream) -> queue.Queue:
     lines_q: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines_q.put(ln) for ln in stream], daemon=True).start()
+    lines_q.thread = threading.Thread(  # type: ignore[attr-defined]
+        target=lambda: [lines_q.put(ln) for ln in stream], daemon=True)
+    lines_q.thread.start()  # type: ignore[attr-defined]
     return lines_q
 
 
 RUN_CLI = ("import sys; from pitch.cli import main; "
            "sys.exit(main(['--db', sys.argv[2], 'watch', sys.argv[1]]))")
+#: The same, able to print every thread's stack on SIGUSR1 (for a stop that hangs).
+RUN_CLI_DUMPABLE = ("import faulthandler, signal; "
+                    "faulthandler.register(signal.SIGUSR1, all_threads=True); " + RUN_CLI)
 
 
 @pytest.mark.slow
@@ -476,8 +490,8 @@ def test_cli_says_in_one_line_when_the_database_is_held(tmp_path, inbox):
 
 @pytest.mark.slow
 def test_cli_prints_one_line_per_file_and_stops_on_ctrl_c(tmp_path, inbox, lines):
-    proc = _python(RUN_CLI, str(inbox), str(tmp_path / "cli.duckdb"))
-    out = _reader(proc.stdout)
+    proc = _python(RUN_CLI_DUMPABLE, str(inbox), str(tmp_path / "cli.duckdb"))
+    out, err = _reader(proc.stdout), _reader(proc.stderr)  # a full pipe would block the child
     try:
         assert out.get(timeout=20).startswith(f"watching {inbox} (file-system events)")
         (inbox / "one.pitch").write_bytes(b"".join(lines[:250]))
@@ -486,5 +500,12 @@ def test_cli_prints_one_line_per_file_and_stops_on_ctrl_c(tmp_path, inbox, lines
                             r"-> processed/one\.pitch\n", line), line
     finally:
         proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=15)
-    assert rc == 0 and "Traceback" not in proc.stderr.read()
+        try:
+            rc = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # say where it hangs: every thread's stack
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            proc.kill()
+            proc.wait()
+            pytest.fail("the watcher did not stop within 15 s of Ctrl-C:\n" + _drained(err))
+    assert rc == 0 and "Traceback" not in _drained(err)
