@@ -466,8 +466,12 @@ def _reader(stream) -> queue.Queue:
 
 RUN_CLI = ("import sys; from pitch.cli import main; "
            "sys.exit(main(['--db', sys.argv[2], 'watch', sys.argv[1]]))")
-#: The same, able to print every thread's stack on SIGUSR1 (for a stop that hangs).
+#: The same with Ctrl-C as a terminal gives it, and every thread's stack printed on
+#: SIGUSR1 (for a stop that hangs). A test run started in the background by a
+#: non-interactive shell (``cmd &``) ignores SIGINT, and its children inherit that:
+#: then SIGINT did nothing and this test hung (found by that stack dump).
 RUN_CLI_DUMPABLE = ("import faulthandler, signal; "
+                    "signal.signal(signal.SIGINT, signal.default_int_handler); "
                     "faulthandler.register(signal.SIGUSR1, all_threads=True); " + RUN_CLI)
 
 
