@@ -229,9 +229,7 @@ def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def _is_version_1(conn: duckdb.DuckDBPyConnection) -> bool:
-    return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
-                             "current_database() AND schema_name = 'main' "
-                             "AND table_name = 'messages'").fetchone()[0])
+    return _exists(conn, "messages")  # a table then; a view since version 2
 
 
 def _migrate_from_1(conn: duckdb.DuckDBPyConnection) -> None:
@@ -261,11 +259,16 @@ ORDER_STORED_COLUMNS = ("file_id", "line_no", "order_id", "symbol", "side", "pri
                         "last_price")
 
 
-def _lacks(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    """Whether ``table`` exists without ``column`` (an older schema)."""
-    names = [r[0] for r in conn.execute(
+def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns ``table`` has (none when it does not exist)."""
+    return [r[0] for r in conn.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND table_name = ?", [table]).fetchall()]
+
+
+def _lacks(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether ``table`` exists without ``column`` (an older schema)."""
+    names = _columns(conn, table)
     return bool(names) and column not in names
 
 
@@ -304,9 +307,7 @@ def _migrate_orders(conn: duckdb.DuckDBPyConnection) -> None:
     Every stored column the old table can give is copied (remaining_shares
     too, generated or not); the newer ones take their defaults.
     """
-    old = {r[0] for r in conn.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = 'orders'").fetchall()}
+    old = _columns(conn, "orders")
     cols = ", ".join(c for c in ORDER_STORED_COLUMNS if c in old)
     conn.execute("BEGIN")
     try:
