@@ -209,7 +209,8 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     for name, select in VIEWS.items():
         conn.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
     if not counted:  # a version 4 file (or a new one): count what is already in
-        summaries.backfill(conn)
+        with transaction(conn):
+            summaries.backfill(conn)
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     lengths: dict[str, list[int]] = {}
     feeds: dict[str, str] = {}

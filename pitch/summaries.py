@@ -65,16 +65,11 @@ def insert(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
 
 
 def backfill(conn: duckdb.DuckDBPyConnection) -> None:
-    """Fill the tables for every file already in a database made before they existed."""
-    conn.execute("BEGIN")
-    try:
-        for table, select in _SELECTS.items():
-            conn.execute(f"DELETE FROM {table}")
-            conn.execute(f"INSERT INTO {table} " + select.format(where=""))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    """Fill the tables for every file already in a database made before they existed
+    (the caller holds the transaction: :func:`pitch.store.init_schema`)."""
+    for table, select in _SELECTS.items():
+        conn.execute(f"DELETE FROM {table}")
+        conn.execute(f"INSERT INTO {table} " + select.format(where=""))
 
 
 def archive_views(conn: duckdb.DuckDBPyConnection) -> None:
