@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from ..filters import TYPE_NAMES
 from ..summaries import SECOND_NS
+from .base import type_names
 
 #: Bucket widths for the message-rate chart, by label, in nanoseconds.
 BUCKETS: dict[str, int] = {"1 s": 10**9, "10 s": 10 * 10**9, "1 min": 60 * 10**9,
@@ -57,5 +57,5 @@ def message_rate(conn: duckdb.DuckDBPyConnection, bucket_ns: int) -> pd.DataFram
                  FROM messages WHERE time_ns IS NOT NULL GROUP BY ALL ORDER BY bucket_ns, code"""
         params = {"b": bucket_ns}
     df = conn.execute(sql, params).df()
-    df.insert(2, "message_type", df["code"].map(TYPE_NAMES).fillna(df["code"]))  # vectorised
+    df.insert(2, "message_type", type_names(df["code"]))
     return df
