@@ -91,19 +91,18 @@ ORDER_FILTERS = [OrderFilter(), OrderFilter(side="B"), OrderFilter(statuses=("op
                  OrderFilter(symbols=("MSFT", "AAPL"))]
 
 
-@pytest.mark.parametrize("sort", list(MESSAGE_SORTS))
-@pytest.mark.parametrize("desc", [False, True])
-def test_message_pages_equal_limit_offset(mixed, small_seek, sort, desc) -> None:
-    for flt in MESSAGE_FILTERS:
-        check(mixed, "messages", MESSAGE_SORTS, messages_page, flt, sort, desc)
-    assert small_seek["locate"] and small_seek["_ranks"], "no page took the seek"
+#: Each table the pages show: its sorts, its page function and the filters tried.
+PAGES = {"messages": (MESSAGE_SORTS, messages_page, MESSAGE_FILTERS),
+         "orders": (ORDER_SORTS, orders_page, ORDER_FILTERS)}
 
 
-@pytest.mark.parametrize("sort", list(ORDER_SORTS))
+@pytest.mark.parametrize("table, sort", [(table, sort) for table, (sorts, _, _) in PAGES.items()
+                                         for sort in sorts])
 @pytest.mark.parametrize("desc", [False, True])
-def test_order_pages_equal_limit_offset(mixed, small_seek, sort, desc) -> None:
-    for flt in ORDER_FILTERS:
-        check(mixed, "orders", ORDER_SORTS, orders_page, flt, sort, desc)
+def test_pages_equal_limit_offset(mixed, small_seek, table, sort, desc) -> None:
+    sorts, page_fn, filters = PAGES[table]
+    for flt in filters:
+        check(mixed, table, sorts, page_fn, flt, sort, desc)
     assert small_seek["locate"] and small_seek["_ranks"], "no page took the seek"
 
 
