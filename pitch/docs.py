@@ -34,7 +34,7 @@ TABLE_NOTES = {
             "lowest and the highest received",
     "rejects": "every line that is not a valid message, with its reason",
     "orders": "one row per add; executions/cancels apply to the latest add of that id before them "
-              "in the same file; `remaining_shares` and `status` are computed when read",
+              "in the same file; `remaining_shares` is stored, `status` computed from it when read",
     "executions": "one row per execution (E takes symbol and price from its order; P/r/2 carry "
                   "their own); broken once a Trade Break names it",
     "meta": "schema_version",
@@ -42,6 +42,10 @@ TABLE_NOTES = {
                       "ingest: type counts and filter counts without reading every message)",
     "message_seconds": "per file, how many messages of each type in each second of `time_ns` "
                        "(`second` empty when the time is unknown): the rate chart",
+    "message_prices": "per file, how many messages of each type, symbol, side and price "
+                      "(written at ingest: a Messages page sorted by price seeks from them)",
+    "message_shares": "per file, how many messages of each type, symbol, side and share count "
+                      "(written at ingest: a Messages page sorted by shares seeks from them)",
     "order_counts": "per file, how many orders of each symbol, side and status (written at "
                     "ingest: the Orders page's counts)",
     "order_minutes": "per file, orders added and their shares per symbol, side and minute "

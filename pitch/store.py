@@ -35,8 +35,9 @@ from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_CO
 #: 5: per-file counts (pitch.summaries: message_counts, message_seconds, order_counts,
 #: order_minutes), filled at ingest;
 #: orders.remaining_shares stored.
+#: 6: message_prices and message_shares (counts per price, per share count).
 #: Older files migrate when opened.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The defaults live in pitch.settings (one validated object); these names stay for callers.
 DEFAULT_DB = settings.Settings.db
 DEFAULT_MEMORY_LIMIT = settings.Settings.memory_limit
@@ -203,14 +204,14 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     if _orders_stored(conn) or _remaining_generated(conn) or _lacks(conn, "orders", "modifies"):
         _migrate_orders(conn)
     _migrate_to_4(conn)
-    counted = all(_exists(conn, name) for name in summaries.TABLES)
+    uncounted = [name for name in summaries.TABLES if not _exists(conn, name)]
     for name, columns in TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     for name, select in VIEWS.items():
         conn.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
-    if not counted:  # a version 4 file (or a new one): count what is already in
+    if uncounted:  # an older file (or a new one): count what is already in
         with transaction(conn):
-            summaries.backfill(conn)
+            summaries.backfill(conn, uncounted)
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     lengths: dict[str, list[int]] = {}
     feeds: dict[str, str] = {}
@@ -366,9 +367,8 @@ def registered(cur: duckdb.DuckDBPyConnection, name: str, data: object) -> Itera
 #: Every table that holds rows of one file, by ``file_id``; ``files`` last.
 #: A new per-file table (binary PITCH's ``gaps``) is one more entry here.
 FILE_TABLES: tuple[str, ...] = ("messages_common", "messages_other", "messages_binary",
-                                "rejects", "gaps", "orders", "executions", "message_counts",
-                                "message_seconds", "order_counts", "order_minutes",
-                                "files")
+                                "rejects", "gaps", "orders", "executions",
+                                *summaries.TABLES, "files")
 
 
 class UnknownFileError(PitchError):

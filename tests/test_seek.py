@@ -178,6 +178,8 @@ def test_a_page_among_the_nulls_is_sought_among_them(mixed, monkeypatch) -> None
     ("messages", MESSAGE_SORTS, messages_page, MessageFilter(), "symbol"),
     ("messages", MESSAGE_SORTS, messages_page, MessageFilter(types=("A", "E")), "type"),
     ("messages", MESSAGE_SORTS, messages_page, MessageFilter(symbols=("AAPL",)), "side"),
+    ("messages", MESSAGE_SORTS, messages_page, MessageFilter(), "price"),
+    ("messages", MESSAGE_SORTS, messages_page, MessageFilter(side="S"), "shares"),
     ("orders", ORDER_SORTS, orders_page, OrderFilter(statuses=("open", "filled")), "symbol")])
 @pytest.mark.parametrize("desc", [False, True])
 def test_counts_kept_at_ingest_start_the_seek(mixed, small_seek, monkeypatch, table, sorts,

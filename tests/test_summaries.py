@@ -16,6 +16,8 @@ from pitch import archive, generate, generate_binary, queries, sandbox, store
 from pitch.sql_examples import EXAMPLES
 from pitch.filters import MessageFilter, OrderFilter
 from pitch.ingest import ingest_path, remove_file
+from pitch.queries.base import value_counts
+from pitch.queries.messages import COUNTED_SORTS, _counted
 from pitch.queries.overview import BUCKETS
 
 #: Filters the counts can answer, and ones that count messages (a time window, an order).
@@ -53,7 +55,10 @@ def counted(conn) -> dict[str, object]:
             "orders": [queries.order_count(conn, f) for f in ORDER_FILTERS],
             "by_side": [queries.symbol_summary(conn, s) for s in ("AAPL", "MSFT", "NOPE")],
             "adds": [queries.symbol_adds(conn, s, w) for s in ("AAPL", "MSFT")
-                     for w in BUCKETS.values()]}
+                     for w in BUCKETS.values()],
+            "values": [value_counts(conn, COUNTED_SORTS, "messages", *f.where()[:2])(c, desc)
+                       for f in FILTERS if _counted(f) for c in COUNTED_SORTS
+                       for desc in (False, True)]}
 
 
 def by_scanning(conn) -> dict[str, object]:
@@ -82,7 +87,12 @@ def by_scanning(conn) -> dict[str, object]:
                sum(shares)::BIGINT AS shares
         FROM orders WHERE symbol = $s GROUP BY ALL ORDER BY bucket_ns, side""",
                          {"b": w, "s": s}).df() for s in ("AAPL", "MSFT") for w in BUCKETS.values()]
-    return {"types": types, "rates": rates, "orders": orders, "by_side": by_side, "adds": adds,
+    values = [conn.execute(f"SELECT {c}, count(*) FROM messages {f.where()[0]} GROUP BY 1 "
+                           f"ORDER BY 1 {'DESC' if desc else 'ASC'} NULLS LAST",
+                           f.where()[1]).fetchall()
+              for f in FILTERS if _counted(f) for c in COUNTED_SORTS for desc in (False, True)]
+    return {"types": types, "rates": rates, "values": values, "orders": orders,
+            "by_side": by_side, "adds": adds,
             "unknown": conn.execute("SELECT count(*) FROM messages WHERE time_ns IS NULL"
                                     ).fetchone()[0],
             "symbols": [r[0] for r in conn.execute("SELECT DISTINCT symbol FROM messages "
@@ -109,6 +119,8 @@ def assert_same(conn) -> None:
     for mine, theirs in zip(got["adds"], want["adds"]):
         pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
     assert any(len(a) > 2 for a in got["adds"])
+    assert got["values"] == want["values"]
+    assert max(len(v) for v in got["values"]) > 100  # many prices, not a handful
 
 
 def test_counts_equal_counting_messages(files) -> None:
@@ -130,7 +142,8 @@ def test_a_database_made_before_the_counts_gets_them(files, tmp_path) -> None:
     path = files.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
                          "current_database()").fetchone()[0]
     files.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
-    for table in ("message_counts", "message_seconds", "order_counts", "order_minutes"):
+    for table in ("message_counts", "message_seconds", "order_counts", "order_minutes",
+                  "message_prices", "message_shares"):
         files.execute(f"DROP TABLE {table}")
     files.close()
     conn = store.connect(path)

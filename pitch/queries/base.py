@@ -117,15 +117,16 @@ def _sorts(conn: duckdb.DuckDBPyConnection, table: str, sorts: dict[str, str], s
     return [seek.Sort(column, desc, sql_type), seek.POSITION]
 
 
-def value_counts(conn: duckdb.DuckDBPyConnection, table: str, count: str, columns: tuple[str, ...],
+def value_counts(conn: duckdb.DuckDBPyConnection, tables: dict[str, str], count: str,
                  where: str, params: list) -> Callable[[str, bool], list | None]:
-    """``counts`` for :func:`_page` from a table of counts kept at ingest: for a sort
-    column among ``columns``, how many rows hold each value, in the sort's order."""
+    """``counts`` for :func:`_page` from the tables of counts kept at ingest: for a sort
+    column in ``tables`` (column -> the table that counts its values), how many rows hold
+    each value, in the sort's order."""
     def counts(column: str, desc: bool) -> list | None:
-        if column not in columns:
+        if column not in tables:
             return None
-        return conn.execute(f"SELECT {column}, sum({count}) FROM {table} {where} GROUP BY 1 "
-                            f"ORDER BY 1 {'DESC' if desc else 'ASC'} NULLS LAST",
+        return conn.execute(f"SELECT {column}, sum({count}) FROM {tables[column]} {where} "
+                            f"GROUP BY 1 ORDER BY 1 {'DESC' if desc else 'ASC'} NULLS LAST",
                             params).fetchall()
     return counts
 

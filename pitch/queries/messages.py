@@ -24,6 +24,12 @@ MESSAGE_SORTS: dict[str, str] = {
 }
 
 
+#: Sort columns whose values the counts kept at ingest hold, and the table of each.
+COUNTED_SORTS: dict[str, str] = {"type": "message_counts", "symbol": "message_counts",
+                                 "side": "message_counts", "price": "message_prices",
+                                 "shares": "message_shares"}
+
+
 def message_count(conn: duckdb.DuckDBPyConnection, flt: MessageFilter) -> int:
     """How many messages match the filter.
 
@@ -55,8 +61,8 @@ def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: 
     where, params, _ = flt.where()
     columns = MESSAGE_COLUMNS[:2] + SEQUENCING_COLUMNS + MESSAGE_COLUMNS[2:] if sequencing \
         else MESSAGE_COLUMNS
-    counts = value_counts(conn, "message_counts", "messages", ("type", "symbol", "side"),
-                          where, params) if _counted(flt) else None
+    counts = value_counts(conn, COUNTED_SORTS, "messages", where, params) \
+        if _counted(flt) else None
     return _with_type_names(_page(conn, "messages", columns, MESSAGE_SORTS, where,
                                   params, sort, desc, page, page_size, total, counts))
 

@@ -53,7 +53,7 @@ def orders_page(conn: duckdb.DuckDBPyConnection, flt: OrderFilter, *, sort: str 
     counts = None
     if _counted(flt):
         where_counts, params_counts, _ = flt.where(status_column=True)
-        counts = value_counts(conn, "order_counts", "orders", ("symbol",), where_counts,
+        counts = value_counts(conn, {"symbol": "order_counts"}, "orders", where_counts,
                               params_counts)
     return _page(conn, "orders", ORDER_COLUMNS, ORDER_SORTS, where, params, sort, desc, page,
                  page_size, total, counts)
