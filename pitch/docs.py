@@ -46,6 +46,9 @@ TABLE_NOTES = {
                       "(written at ingest: a Messages page sorted by price seeks from them)",
     "message_shares": "per file, how many messages of each type, symbol, side and share count "
                       "(written at ingest: a Messages page sorted by shares seeks from them)",
+    "message_blocks": "per file and block of 65,536 lines, how many messages of each type, "
+                      "symbol and side, and the first and last line holding them (written at "
+                      "ingest: pages in file order, or among one value's ties, seek from them)",
     "order_counts": "per file, how many orders of each symbol, side and status (written at "
                     "ingest: the Orders page's counts)",
     "order_minutes": "per file, orders added and their shares per symbol, side and minute "

@@ -12,6 +12,11 @@ Small tables, filled from a file's own rows inside its ingest transaction
   share count. A Messages page sorted by price or shares starts its seek at
   the page's own values (:mod:`pitch.queries.seek`) instead of sampling and
   counting 100M prices (about 150,000 and 200,000 rows at 100M messages).
+- ``message_blocks(file_id, block, type, symbol, side, messages, first_line,
+  last_line)``: the same per block of BLOCK_LINES lines. Inside one value of a
+  sort (side 'B': half of all rows), rows go in file order: the blocks give
+  the exact rank of each block, so the seek sorts one or two blocks instead of
+  counting positions over every row of that value.
 - ``message_seconds(file_id, type, second, messages)``: how many of each type
   in each whole second of ``time_ns`` (``second`` NULL for a binary message
   whose time is unknown). Every bucket of the rate chart is a whole number of
@@ -44,6 +49,9 @@ TABLES: dict[str, str] = {
                       "side VARCHAR, price DECIMAL(18,4), messages BIGINT NOT NULL",
     "message_shares": "file_id INTEGER NOT NULL, type VARCHAR NOT NULL, symbol VARCHAR, "
                       "side VARCHAR, shares BIGINT, messages BIGINT NOT NULL",
+    "message_blocks": "file_id INTEGER NOT NULL, block BIGINT NOT NULL, type VARCHAR NOT NULL, "
+                      "symbol VARCHAR, side VARCHAR, messages BIGINT NOT NULL, "
+                      "first_line BIGINT NOT NULL, last_line BIGINT NOT NULL",
     "order_counts": "file_id INTEGER NOT NULL, symbol VARCHAR, side VARCHAR, status VARCHAR, "
                     "orders BIGINT NOT NULL",
     "order_minutes": "file_id INTEGER NOT NULL, symbol VARCHAR, side VARCHAR, minute BIGINT, "
@@ -57,6 +65,9 @@ _SELECTS: dict[str, str] = {
                       "FROM messages {where} GROUP BY ALL",
     "message_shares": "SELECT file_id, type, symbol, side, shares, count(*) AS messages "
                       "FROM messages {where} GROUP BY ALL",
+    "message_blocks": "SELECT file_id, line_no // {block} AS block, type, symbol, side, "
+                      "count(*) AS messages, min(line_no) AS first_line, "
+                      "max(line_no) AS last_line FROM messages {where} GROUP BY ALL",
     # From the prices' counts (~50,000 rows at 10M messages) rather than every message.
     "message_counts": "SELECT file_id, type, symbol, side, sum(messages)::BIGINT AS messages "
                       "FROM message_prices {where} GROUP BY ALL",
@@ -65,16 +76,23 @@ _SELECTS: dict[str, str] = {
     "order_minutes": "SELECT file_id, symbol, side, first_time_ns // 60000000000 AS minute, "
                      "count(*) AS orders, sum(shares) AS shares FROM orders {where} GROUP BY ALL",
 }
+#: Lines per block of ``message_blocks`` (a block's rows sort in a few ms; its own
+#: first and last lines are stored, so a database keeps working if this changes).
+BLOCK_LINES = 65_536
 #: A rate-chart bucket of a whole number of these (nanoseconds) reads message_seconds.
 SECOND_NS = 10**9
 #: A symbol's adds chart with buckets of a whole number of these reads order_minutes.
 MINUTE_NS = 60 * SECOND_NS
 
 
+def _sql(select: str, where: str = "") -> str:
+    return select.format(where=where, block=BLOCK_LINES)
+
+
 def insert(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:
     """Count one file's messages and orders (inside its ingest transaction, orders written)."""
     for table, select in _SELECTS.items():
-        cur.execute(f"INSERT INTO {table} " + select.format(where="WHERE file_id = $f"),
+        cur.execute(f"INSERT INTO {table} {_sql(select, 'WHERE file_id = $f')}",
                     {"f": file_id})
 
 
@@ -85,11 +103,11 @@ def backfill(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
         if table not in tables:
             continue
         conn.execute(f"DELETE FROM {table}")
-        conn.execute(f"INSERT INTO {table} " + select.format(where=""))
+        conn.execute(f"INSERT INTO {table} {_sql(select)}")
 
 
 def archive_views(conn: duckdb.DuckDBPyConnection) -> None:
     """In an archive: the tables become views computed from its ``messages`` and ``orders``."""
     for table, select in _SELECTS.items():
         conn.execute(f"DROP TABLE {table}")
-        conn.execute(f"CREATE VIEW {table} AS " + select.format(where=""))
+        conn.execute(f"CREATE VIEW {table} AS {_sql(select)}")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pitch import generate, generate_binary, ingest, store
+from pitch import generate, generate_binary, ingest, store, summaries
 from pitch.filters import MessageFilter, OrderFilter
 from pitch.queries import base, seek
 from pitch.queries.messages import MESSAGE_SORTS, messages_page
@@ -29,8 +29,10 @@ def mixed(tmp_path_factory):
     generate.write_file(folder / "s.pitch", 3_000, seed=5)
     generate_binary.write_file(folder / "b.pcap", "pcap", 1_500, seed=6)
     conn = store.connect(folder / "seek.duckdb")
-    for name in ("s.pitch", "b.pcap"):
-        ingest.ingest_path(conn, folder / name)
+    with pytest.MonkeyPatch.context() as patch:  # many blocks of lines in few rows
+        patch.setattr(summaries, "BLOCK_LINES", 64)
+        for name in ("s.pitch", "b.pcap"):
+            ingest.ingest_path(conn, folder / name)
     conn.execute("UPDATE messages_binary SET time_ns = NULL WHERE line_no % 5 = 0")
     conn.execute("UPDATE orders SET last_time_ns = NULL, price = NULL WHERE line_no % 4 = 0")
     yield conn
@@ -190,6 +192,22 @@ def test_counts_kept_at_ingest_start_the_seek(mixed, small_seek, monkeypatch, ta
     monkeypatch.setattr(seek, "_from_counts", lambda *a: started.append(a) or real(*a))
     check(mixed, table, sorts, page_fn, flt, sort, desc)
     assert started, "the counts were not used"
+
+
+@pytest.mark.parametrize("flt, sort, desc", [
+    (MessageFilter(), "side", False), (MessageFilter(), "side", True),
+    (MessageFilter(types=("A", "E")), "type", False), (MessageFilter(side="B"), "symbol", True),
+    (MessageFilter(), "file, line", False), (MessageFilter(), "file, line", True),
+    (MessageFilter(symbols=("AAPL",)), "file, line", False)])
+def test_block_counts_kept_at_ingest_seek_in_file_order(mixed, small_seek, monkeypatch, flt,
+                                                        sort, desc) -> None:
+    """Among one value's ties, or in file order, the seek starts at the page's blocks."""
+    assert mixed.execute("SELECT count(DISTINCT block) FROM message_blocks").fetchone()[0] > 20
+    started = []
+    real = seek._from_blocks
+    monkeypatch.setattr(seek, "_from_blocks", lambda *a: started.append(a) or real(*a))
+    check(mixed, "messages", MESSAGE_SORTS, messages_page, flt, sort, desc)
+    assert any(a[0] for a in started), "the block counts were not used"
 
 
 def test_a_page_after_a_count_on_the_same_connection(mixed, small_seek) -> None:

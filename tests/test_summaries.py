@@ -143,7 +143,7 @@ def test_a_database_made_before_the_counts_gets_them(files, tmp_path) -> None:
                          "current_database()").fetchone()[0]
     files.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     for table in ("message_counts", "message_seconds", "order_counts", "order_minutes",
-                  "message_prices", "message_shares"):
+                  "message_prices", "message_shares", "message_blocks"):
         files.execute(f"DROP TABLE {table}")
     files.close()
     conn = store.connect(path)

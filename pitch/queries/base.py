@@ -51,8 +51,8 @@ def _order_by(sorts: dict[str, str], sort: str, desc: bool) -> str:
 def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
           sorts: dict[str, str], where: str, params: list, sort: str, desc: bool, page: int,
           page_size: int, total: int | None,
-          counts: Callable[[str, bool], list[tuple[object, int]] | None] | None = None
-          ) -> pd.DataFrame:
+          counts: Callable[[str, bool], list[tuple[object, int]] | None] | None = None,
+          blocks: seek.Blocks | None = None) -> pd.DataFrame:
     """One page of ``table``, cheap however deep it is.
 
     Deep pages cost a sort of everything before them. Two measured fixes (see
@@ -62,7 +62,8 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
     only a narrow band of keys around it. Without ``total`` a deep page
     counts the matching rows first. ``counts(column, desc)``, when given, may
     say how many matching rows hold each value of the sort column, in order
-    (from the counts kept at ingest), so that the seek starts at the page.
+    (from the counts kept at ingest), so that the seek starts at the page;
+    ``blocks`` (:data:`.seek.Blocks`) does the same for rows in file order.
     """
     offset, limit = (max(page, 1) - 1) * page_size, page_size
     if total is None and offset >= seek.NEAR:
@@ -73,7 +74,7 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
         parts = seek.locate(conn, seek.Rows(table, where, params),
                             _sorts(conn, table, sorts, sort, desc), offset,
                             min(limit, total - offset), total,
-                            counts(_column(sorts, sort), desc) if counts else None)
+                            counts(_column(sorts, sort), desc) if counts else None, blocks)
     else:  # near the start, few rows (or past the end): LIMIT/OFFSET is cheap
         beyond = total is not None and offset >= total
         parts = [seek.Part(seek.Rows(table, where, params), offset, 0 if beyond else limit)]
@@ -129,6 +130,24 @@ def value_counts(conn: duckdb.DuckDBPyConnection, tables: dict[str, str], count:
                             f"GROUP BY 1 ORDER BY 1 {'DESC' if desc else 'ASC'} NULLS LAST",
                             params).fetchall()
     return counts
+
+
+def block_counts(conn: duckdb.DuckDBPyConnection, table: str, count: str,
+                 columns: tuple[str, ...], where: str, params: list) -> seek.Blocks:
+    """``blocks`` for :func:`_page` from a table of counts per block of lines kept at
+    ingest (:mod:`pitch.summaries`), for a value of one of ``columns`` or for every row."""
+    def blocks(column: str | None, value: object) -> list | None:
+        if column is not None and column not in columns:
+            return None
+        conds, more = ([f"({where.removeprefix('WHERE ')})"] if where else []), []
+        if column is not None:
+            conds.append(f"{column} IS NULL" if value is None else f"{column} = ?")
+            more = [] if value is None else [value]
+        filtered = ("WHERE " + " AND ".join(conds)) if conds else ""
+        return conn.execute(f"SELECT file_id, min(first_line), max(last_line), sum({count}) "
+                            f"FROM {table} {filtered} GROUP BY file_id, block "
+                            "ORDER BY file_id, block", params + more).fetchall()
+    return blocks
 
 
 def type_names(codes: pd.Series) -> pd.Series:

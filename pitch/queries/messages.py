@@ -9,7 +9,8 @@ import pandas as pd
 
 from ..arrowtext import missing
 from ..filters import MessageFilter
-from .base import PAGE_SIZE, _order_by, _page, _with_type_names, stream_csv, value_counts
+from .base import (PAGE_SIZE, _order_by, _page, _with_type_names, block_counts, stream_csv,
+                   value_counts)
 
 #: Columns the Messages table shows (the export has every column).
 MESSAGE_COLUMNS = ("file_id", "line_no", "time_ns", "type", "symbol", "order_id", "side",
@@ -61,10 +62,13 @@ def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: 
     where, params, _ = flt.where()
     columns = MESSAGE_COLUMNS[:2] + SEQUENCING_COLUMNS + MESSAGE_COLUMNS[2:] if sequencing \
         else MESSAGE_COLUMNS
-    counts = value_counts(conn, COUNTED_SORTS, "messages", where, params) \
-        if _counted(flt) else None
+    counts = blocks = None
+    if _counted(flt):
+        counts = value_counts(conn, COUNTED_SORTS, "messages", where, params)
+        blocks = block_counts(conn, "message_blocks", "messages",
+                              ("type", "symbol", "side", "file_id"), where, params)
     return _with_type_names(_page(conn, "messages", columns, MESSAGE_SORTS, where,
-                                  params, sort, desc, page, page_size, total, counts))
+                                  params, sort, desc, page, page_size, total, counts, blocks))
 
 
 def messages_csv(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: str = "time",

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import duckdb
 
@@ -152,9 +153,15 @@ class Part:
     limit: int
 
 
+#: ``blocks(column, value)``: how many of the rows hold ``value`` in ``column`` (column
+#: None: every row) in each block of lines of a file, in file order, as (file_id, the
+#: first and the last line holding it, rows); None when no block counts hold ``column``.
+Blocks = Callable[[str | None, object], list[tuple[int, int, int, int]] | None]
+
+
 def locate(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offset: int,
-           limit: int, total: int, counts: list[tuple[object, int]] | None = None
-           ) -> list[Part]:
+           limit: int, total: int, counts: list[tuple[object, int]] | None = None,
+           blocks: Blocks | None = None) -> list[Part]:
     """The page at ``offset`` as one or a few narrow parts, in order.
 
     ``sorts`` are the order's keys (the column, then file_id and line_no);
@@ -162,11 +169,15 @@ def locate(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offse
     per-file counts kept at ingest, :mod:`pitch.summaries`), is how many of
     ``rows`` hold each value of the column, in the order's order: the band
     then starts at the page's own values with exact ranks, without sampling.
+    ``blocks`` (the per-block counts kept at ingest) does the same for rows in
+    file order: in a file-order sort, or among the ties of one value.
     """
     low, stop = (None, 0), (None, total)
     if counts:
         low, stop = _from_counts(counts, offset, limit, low, stop)
-    return _narrow(conn, rows, sorts, offset, limit, low, stop)
+    elif blocks is not None and sorts[0] is POSITION:
+        low, stop = _from_blocks(blocks(None, None), offset, limit, low, stop)
+    return _narrow(conn, rows, sorts, offset, limit, low, stop, blocks)
 
 
 def _from_counts(counts: list[tuple[object, int]], offset: int, limit: int,
@@ -184,9 +195,25 @@ def _from_counts(counts: list[tuple[object, int]], offset: int, limit: int,
     return low, stop
 
 
+def _from_blocks(blocks: list[tuple[int, int, int, int]] | None, offset: int, limit: int,
+                 low: tuple[Key | None, int], stop: tuple[Key | None, int]
+                 ) -> tuple[tuple[Key | None, int], tuple[Key | None, int]]:
+    """The band from the block holding row ``offset`` (in file order) to the block holding
+    the page's last row, with the rows before each end (exact: counts of the same rows,
+    and no row of a later block comes before a row of an earlier one)."""
+    seen = 0
+    for file_id, first, last, n in blocks or ():
+        if seen + n > offset and low[0] is None:
+            low = Key((file_id, first)), seen
+        seen += n
+        if seen >= offset + limit:
+            return low, (Key((file_id, last), after=True), seen)
+    return low, stop
+
+
 def _narrow(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offset: int,
-            limit: int, low: tuple[Key | None, int], stop: tuple[Key | None, int]
-            ) -> list[Part]:
+            limit: int, low: tuple[Key | None, int], stop: tuple[Key | None, int],
+            blocks: Blocks | None = None) -> list[Part]:
     """Narrow the band from ``low`` to ``stop``, each (key, rows before it), round by round."""
     sort = sorts[0]
     for seed in range(1, ROUNDS + 1):
@@ -208,17 +235,21 @@ def _narrow(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offs
                 beyond.append((key, rank))
         stop = beyond[0] if beyond else stop
         if inside and stop[1] - low[1] > BAND_ROWS:  # split the page where the key falls
-            return (_narrow(conn, rows, sorts, offset, inside[1] - offset, low, inside)
+            return (_narrow(conn, rows, sorts, offset, inside[1] - offset, low, inside, blocks)
                     + _narrow(conn, rows, sorts, inside[1], offset + limit - inside[1], inside,
-                              stop))
+                              stop, blocks))
         if (low[1], stop[1]) == was:
             break
     (first, skipped), (last, upto) = low, stop
     if upto - skipped > BAND_ROWS and len(sorts) > 1 and _one_value(first, last):
-        # One value's ties, ordered by the next key: seek on among them.
+        # One value's ties, ordered by the next key: seek on among them (from the
+        # value's blocks when the next key is the row's place and they are kept).
         group = rows.narrowed(*_equal(sort, first.value))
-        return _narrow(conn, group, sorts[1:], offset - skipped, limit,
-                       (None, 0), (None, upto - skipped))
+        start = (None, 0), (None, upto - skipped)
+        if blocks is not None and sorts[1] is POSITION:
+            start = _from_blocks(blocks(sort.column, first.value), offset - skipped, limit,
+                                 *start)
+        return _narrow(conn, group, sorts[1:], offset - skipped, limit, *start)
     return [Part(rows.narrowed(*band(sort, first, last)), offset - skipped, limit)]
 
 
