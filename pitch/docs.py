@@ -53,6 +53,9 @@ TABLE_NOTES = {
                     "ingest: the Orders page's counts)",
     "order_minutes": "per file, orders added and their shares per symbol, side and minute "
                      "(written at ingest: a symbol's adds chart)",
+    "execution_minutes": "per file, unbroken executions per symbol and minute (written at "
+                         "ingest: a symbol's first trades are read from the minutes that hold "
+                         "them)",
 }
 
 COLUMN_NOTES = {

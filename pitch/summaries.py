@@ -28,6 +28,9 @@ Small tables, filled from a file's own rows inside its ingest transaction
   added, and their shares, per symbol, side and minute of the add
   (``minute`` NULL when its time is unknown): a symbol's adds chart, whose
   buckets are whole minutes unless the session is short.
+- ``execution_minutes(file_id, symbol, minute, executions)``: unbroken
+  executions per symbol and minute (``minute`` NULL when the time is unknown):
+  a symbol's first trades are read from the minutes that hold them.
 
 All are exact by construction (``GROUP BY`` of the same rows); the tests
 compare every query that reads them with the same query over ``messages``.
@@ -56,6 +59,8 @@ TABLES: dict[str, str] = {
                     "orders BIGINT NOT NULL",
     "order_minutes": "file_id INTEGER NOT NULL, symbol VARCHAR, side VARCHAR, minute BIGINT, "
                      "orders BIGINT NOT NULL, shares HUGEINT",
+    "execution_minutes": "file_id INTEGER NOT NULL, symbol VARCHAR, minute BIGINT, "
+                         "executions BIGINT NOT NULL",
 }
 #: Table -> the SELECT that computes it (its WHERE is added), in the order they are filled.
 _SELECTS: dict[str, str] = {
@@ -75,6 +80,9 @@ _SELECTS: dict[str, str] = {
                     "{where} GROUP BY ALL",
     "order_minutes": "SELECT file_id, symbol, side, first_time_ns // 60000000000 AS minute, "
                      "count(*) AS orders, sum(shares) AS shares FROM orders {where} GROUP BY ALL",
+    "execution_minutes": "SELECT file_id, symbol, time_ns // 60000000000 AS minute, "
+                         "count(*) AS executions FROM executions "
+                         "{where}{and_}NOT broken GROUP BY ALL",
 }
 #: Lines per block of ``message_blocks`` (a block's rows sort in a few ms; its own
 #: first and last lines are stored, so a database keeps working if this changes).
@@ -86,7 +94,8 @@ MINUTE_NS = 60 * SECOND_NS
 
 
 def _sql(select: str, where: str = "") -> str:
-    return select.format(where=where, block=BLOCK_LINES)
+    return select.format(where=where, block=BLOCK_LINES,
+                         and_=" AND " if where else "WHERE ")
 
 
 def insert(cur: duckdb.DuckDBPyConnection, file_id: int) -> None:

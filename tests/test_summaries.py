@@ -143,7 +143,7 @@ def test_a_database_made_before_the_counts_gets_them(files, tmp_path) -> None:
                          "current_database()").fetchone()[0]
     files.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     for table in ("message_counts", "message_seconds", "order_counts", "order_minutes",
-                  "message_prices", "message_shares", "message_blocks"):
+                  "message_prices", "message_shares", "message_blocks", "execution_minutes"):
         files.execute(f"DROP TABLE {table}")
     files.close()
     conn = store.connect(path)
@@ -194,3 +194,31 @@ def test_the_status_filter_picks_the_orders_of_those_statuses(files, statuses) -
     want = files.execute(f"SELECT file_id, line_no FROM orders WHERE status IN ({listed}) "
                          "ORDER BY ALL").fetchall()
     assert picked == want and want
+
+
+def test_a_symbols_first_trades_come_from_the_minutes_that_hold_them(files) -> None:
+    """symbol_trades reads only the minutes before its limit is reached: the same rows as
+    the top-N over every execution of the symbol, at every limit."""
+    plain = """
+        WITH first AS (
+            SELECT time_ns, price, shares, type, execution_id, order_id, file_id, line_no
+            FROM executions WHERE symbol = ? AND NOT broken
+            ORDER BY time_ns, file_id, line_no LIMIT ?)
+        SELECT time_ns, price, shares, type, execution_id, order_id,
+               sum(price * shares) OVER w / sum(shares) OVER w AS vwap, file_id, line_no
+        FROM first
+        WINDOW w AS (ORDER BY time_ns, file_id, line_no ROWS UNBOUNDED PRECEDING)
+        ORDER BY time_ns, file_id, line_no"""
+    busy = [r[0] for r in files.execute(
+        "SELECT symbol FROM executions GROUP BY 1 ORDER BY count(*) DESC LIMIT 3").fetchall()]
+    assert files.execute("SELECT count(*) FROM execution_minutes WHERE minute IS NULL"
+                         ).fetchone()[0] > 0  # the capture's trades of unknown time
+    for symbol in busy + ["NOPE"]:
+        total = files.execute("SELECT count(*) FROM executions WHERE symbol = ? AND NOT broken",
+                              [symbol]).fetchone()[0]
+        for limit in sorted({1, 2, 3, 5, 8, 13, 21, 34, total // 2, total - 1, total,
+                             total + 1} - {0, -1}):
+            got, cut = queries.symbol_trades(files, symbol, limit)
+            want = files.execute(plain, [symbol, limit + 1]).df()
+            pd.testing.assert_frame_equal(got, want.head(limit))
+            assert cut == (len(want) > limit)

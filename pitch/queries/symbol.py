@@ -34,10 +34,20 @@ def symbol_trades(conn: duckdb.DuckDBPyConnection, symbol: str,
     """
     # The running VWAP of the first rows needs only those rows: take them first
     # (a top-N), then run the window over them, not over every trade of the symbol.
-    df = conn.execute("""
+    # The top-N reads only the minutes that hold them (the counts kept at ingest):
+    # every row it could return is earlier than the end of the minute in which the
+    # symbol's count of executions reaches limit + 1 (NULL times sort last).
+    enough = conn.execute("""
+        SELECT minute FROM (
+            SELECT minute, sum(sum(executions)) OVER (ORDER BY minute) AS upto
+            FROM execution_minutes WHERE symbol = ? AND minute IS NOT NULL GROUP BY minute)
+        WHERE upto >= ? ORDER BY minute LIMIT 1""", [symbol, limit + 1]).fetchall()
+    before = (enough[0][0] + 1) * MINUTE_NS if enough else None
+    df = conn.execute(f"""
         WITH first AS (
             SELECT time_ns, price, shares, type, execution_id, order_id, file_id, line_no
             FROM executions WHERE symbol = ? AND NOT broken
+                {'' if before is None else f'AND time_ns < {int(before)}'}
             ORDER BY time_ns, file_id, line_no LIMIT ?)
         SELECT time_ns, price, shares, type, execution_id, order_id,
                sum(price * shares) OVER w / sum(shares) OVER w AS vwap, file_id, line_no
