@@ -53,6 +53,9 @@ TABLE_NOTES = {
                     "ingest: the Orders page's counts)",
     "order_minutes": "per file, orders added and their shares per symbol, side and minute "
                      "(written at ingest: a symbol's adds chart)",
+    "message_ids": "per file, how many messages of each type and side in each of 1,024 "
+                   "buckets of order ids, with the least and greatest id in it (written at "
+                   "ingest: a Messages page sorted by order id seeks from them)",
     "execution_minutes": "per file, unbroken executions per symbol and minute (written at "
                          "ingest: a symbol's first trades are read from the minutes that hold "
                          "them)",

@@ -35,7 +35,8 @@ from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_CO
 #: 5: per-file counts (pitch.summaries: message_counts, message_seconds, order_counts,
 #: order_minutes), filled at ingest;
 #: orders.remaining_shares stored.
-#: 6: message_prices, message_shares, message_blocks, execution_minutes (pitch.summaries).
+#: 6: message_prices, message_shares, message_blocks, message_ids, execution_minutes
+#: (pitch.summaries).
 #: Older files migrate when opened.
 SCHEMA_VERSION = 6
 # The defaults live in pitch.settings (one validated object); these names stay for callers.

@@ -17,6 +17,11 @@ Small tables, filled from a file's own rows inside its ingest transaction
   sort (side 'B': half of all rows), rows go in file order: the blocks give
   the exact rank of each block, so the seek sorts one or two blocks instead of
   counting positions over every row of that value.
+- ``message_ids(file_id, type, side, bucket, messages, first_id, last_id)``:
+  messages per type, side and bucket of order ids (ID_BUCKETS of equal width
+  between the file's least and greatest id, each with its own least and
+  greatest; no symbol, which would make it ten times the size): a page sorted
+  by order id, without a symbol filter, starts at the page's buckets.
 - ``message_seconds(file_id, type, second, messages)``: how many of each type
   in each whole second of ``time_ns`` (``second`` NULL for a binary message
   whose time is unknown). Every bucket of the rate chart is a whole number of
@@ -55,6 +60,8 @@ TABLES: dict[str, str] = {
     "message_blocks": "file_id INTEGER NOT NULL, block BIGINT NOT NULL, type VARCHAR NOT NULL, "
                       "symbol VARCHAR, side VARCHAR, messages BIGINT NOT NULL, "
                       "first_line BIGINT NOT NULL, last_line BIGINT NOT NULL",
+    "message_ids": "file_id INTEGER NOT NULL, type VARCHAR NOT NULL, side VARCHAR, "
+                   "bucket BIGINT, messages BIGINT NOT NULL, first_id UBIGINT, last_id UBIGINT",
     "order_counts": "file_id INTEGER NOT NULL, symbol VARCHAR, side VARCHAR, status VARCHAR, "
                     "orders BIGINT NOT NULL",
     "order_minutes": "file_id INTEGER NOT NULL, symbol VARCHAR, side VARCHAR, minute BIGINT, "
@@ -73,6 +80,12 @@ _SELECTS: dict[str, str] = {
     "message_blocks": "SELECT file_id, line_no // {block} AS block, type, symbol, side, "
                       "count(*) AS messages, min(line_no) AS first_line, "
                       "max(line_no) AS last_line FROM messages {where} GROUP BY ALL",
+    "message_ids": "WITH span AS (SELECT file_id, min(order_id) AS low, "
+                   "(max(order_id) - min(order_id)) // {id_buckets} + 1 AS width "
+                   "FROM messages {where} GROUP BY file_id) "
+                   "SELECT file_id, type, side, (order_id - low) // width AS bucket, "
+                   "count(*) AS messages, min(order_id) AS first_id, max(order_id) AS last_id "
+                   "FROM messages JOIN span USING (file_id) {where} GROUP BY ALL",
     # From the prices' counts (~50,000 rows at 10M messages) rather than every message.
     "message_counts": "SELECT file_id, type, symbol, side, sum(messages)::BIGINT AS messages "
                       "FROM message_prices {where} GROUP BY ALL",
@@ -87,6 +100,9 @@ _SELECTS: dict[str, str] = {
 #: Lines per block of ``message_blocks`` (a block's rows sort in a few ms; its own
 #: first and last lines are stored, so a database keeps working if this changes).
 BLOCK_LINES = 65_536
+#: Buckets of equal width between a file's least and greatest order id, in ``message_ids``
+#: (each holds its own least and greatest id: the width can change).
+ID_BUCKETS = 1_024
 #: A rate-chart bucket of a whole number of these (nanoseconds) reads message_seconds.
 SECOND_NS = 10**9
 #: A symbol's adds chart with buckets of a whole number of these reads order_minutes.
@@ -94,7 +110,7 @@ MINUTE_NS = 60 * SECOND_NS
 
 
 def _sql(select: str, where: str = "") -> str:
-    return select.format(where=where, block=BLOCK_LINES,
+    return select.format(where=where, block=BLOCK_LINES, id_buckets=ID_BUCKETS,
                          and_=" AND " if where else "WHERE ")
 
 

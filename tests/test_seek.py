@@ -28,10 +28,12 @@ def mixed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("seek")
     generate.write_file(folder / "s.pitch", 3_000, seed=5)
     generate_binary.write_file(folder / "b.pcap", "pcap", 1_500, seed=6)
+    head = (folder / "s.pitch").read_bytes().splitlines(keepends=True)[:1_000]
+    (folder / "t.pitch").write_bytes(b"".join(head))  # its order ids among the first's
     conn = store.connect(folder / "seek.duckdb")
     with pytest.MonkeyPatch.context() as patch:  # many blocks of lines in few rows
         patch.setattr(summaries, "BLOCK_LINES", 64)
-        for name in ("s.pitch", "b.pcap"):
+        for name in ("s.pitch", "b.pcap", "t.pitch"):
             ingest.ingest_path(conn, folder / name)
     conn.execute("UPDATE messages_binary SET time_ns = NULL WHERE line_no % 5 = 0")
     conn.execute("UPDATE orders SET last_time_ns = NULL, price = NULL WHERE line_no % 4 = 0")
@@ -208,6 +210,20 @@ def test_block_counts_kept_at_ingest_seek_in_file_order(mixed, small_seek, monke
     monkeypatch.setattr(seek, "_from_blocks", lambda *a: started.append(a) or real(*a))
     check(mixed, "messages", MESSAGE_SORTS, messages_page, flt, sort, desc)
     assert any(a[0] for a in started), "the block counts were not used"
+
+
+@pytest.mark.parametrize("flt", [MessageFilter(), MessageFilter(types=("A", "E", "0x22")),
+                                 MessageFilter(side="S"), MessageFilter(file_id=1)])
+@pytest.mark.parametrize("desc", [False, True])
+def test_order_id_buckets_kept_at_ingest_start_the_seek(mixed, small_seek, monkeypatch, flt,
+                                                         desc) -> None:
+    """A page by order id starts at its buckets of ids (several files' merged), exactly."""
+    assert mixed.execute("SELECT count(DISTINCT file_id) FROM message_ids").fetchone()[0] == 3
+    started = []
+    real = seek._from_counts
+    monkeypatch.setattr(seek, "_from_counts", lambda *a: started.append(a) or real(*a))
+    check(mixed, "messages", MESSAGE_SORTS, messages_page, flt, "order id", desc)
+    assert started and len(started[0][0]) > 20, "the id buckets were not used"
 
 
 def test_a_page_after_a_count_on_the_same_connection(mixed, small_seek) -> None:

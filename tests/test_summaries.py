@@ -16,7 +16,7 @@ from pitch import archive, generate, generate_binary, queries, sandbox, store
 from pitch.sql_examples import EXAMPLES
 from pitch.filters import MessageFilter, OrderFilter
 from pitch.ingest import ingest_path, remove_file
-from pitch.queries.base import value_counts
+from pitch.queries.base import range_counts, value_counts
 from pitch.queries.messages import COUNTED_SORTS, _counted
 from pitch.queries.overview import BUCKETS
 
@@ -87,7 +87,7 @@ def by_scanning(conn) -> dict[str, object]:
                sum(shares)::BIGINT AS shares
         FROM orders WHERE symbol = $s GROUP BY ALL ORDER BY bucket_ns, side""",
                          {"b": w, "s": s}).df() for s in ("AAPL", "MSFT") for w in BUCKETS.values()]
-    values = [conn.execute(f"SELECT {c}, count(*) FROM messages {f.where()[0]} GROUP BY 1 "
+    values = [conn.execute(f"SELECT {c}, {c}, count(*) FROM messages {f.where()[0]} GROUP BY 1 "
                            f"ORDER BY 1 {'DESC' if desc else 'ASC'} NULLS LAST",
                            f.where()[1]).fetchall()
               for f in FILTERS if _counted(f) for c in COUNTED_SORTS for desc in (False, True)]
@@ -143,7 +143,8 @@ def test_a_database_made_before_the_counts_gets_them(files, tmp_path) -> None:
                          "current_database()").fetchone()[0]
     files.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     for table in ("message_counts", "message_seconds", "order_counts", "order_minutes",
-                  "message_prices", "message_shares", "message_blocks", "execution_minutes"):
+                  "message_prices", "message_shares", "message_blocks", "execution_minutes",
+                  "message_ids"):
         files.execute(f"DROP TABLE {table}")
     files.close()
     conn = store.connect(path)
@@ -222,3 +223,32 @@ def test_a_symbols_first_trades_come_from_the_minutes_that_hold_them(files) -> N
             want = files.execute(plain, [symbol, limit + 1]).df()
             pd.testing.assert_frame_equal(got, want.head(limit))
             assert cut == (len(want) > limit)
+
+
+@pytest.mark.parametrize("desc", [False, True])
+def test_order_id_ranges_are_disjoint_and_count_their_rows(files, desc) -> None:
+    """The buckets of order ids, merged where files' ids overlap, are disjoint ranges in
+    the sort's order, each counting exactly the rows whose id lies in it."""
+    for flt in [f for f in FILTERS if _counted(f) and not f.symbols]:
+        where, params, _ = flt.where()
+        ranges = range_counts(files, "message_ids", "messages", where, params)(desc)
+        known = [r for r in ranges if r[0] is not None]
+        lows = [min(a, b) for a, b, _ in known]
+        highs = [max(a, b) for a, b, _ in known]
+        order = sorted(range(len(known)), key=lambda i: lows[i], reverse=desc)
+        assert order == list(range(len(known)))
+        assert all(highs[i] < lows[i + 1] for i in range(len(known) - 1)) if not desc else \
+            all(lows[i] > highs[i + 1] for i in range(len(known) - 1))
+        extra = f"{where} AND" if where else "WHERE"
+        for low, high, n in zip(lows, highs, [r[2] for r in known]):
+            assert files.execute(f"SELECT count(*) FROM messages {extra} order_id BETWEEN ? "
+                                 "AND ?", params + [low, high]).fetchone()[0] == n
+        nulls = files.execute(f"SELECT count(*) FROM messages {extra} order_id IS NULL",
+                              params).fetchone()[0]
+        assert [r[2] for r in ranges if r[0] is None] == ([nulls] if nulls else [])
+        assert sum(r[2] for r in ranges) == files.execute(
+            f"SELECT count(*) FROM messages {where}", params).fetchone()[0]
+    merged = range_counts(files, "message_ids", "messages", "", [])(False)
+    buckets = files.execute("SELECT count(DISTINCT (file_id, bucket)) FROM message_ids "
+                            "WHERE bucket IS NOT NULL").fetchone()[0]
+    assert 20 < len(merged) < buckets  # two text files' ids overlap: some buckets merged

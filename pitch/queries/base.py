@@ -122,13 +122,41 @@ def value_counts(conn: duckdb.DuckDBPyConnection, tables: dict[str, str], count:
                  where: str, params: list) -> Callable[[str, bool], list | None]:
     """``counts`` for :func:`_page` from the tables of counts kept at ingest: for a sort
     column in ``tables`` (column -> the table that counts its values), how many rows hold
-    each value, in the sort's order."""
+    each value, in the sort's order, as (value, value, rows)."""
     def counts(column: str, desc: bool) -> list | None:
         if column not in tables:
             return None
-        return conn.execute(f"SELECT {column}, sum({count}) FROM {tables[column]} {where} "
-                            f"GROUP BY 1 ORDER BY 1 {'DESC' if desc else 'ASC'} NULLS LAST",
+        return conn.execute(f"SELECT {column}, {column}, sum({count}) FROM {tables[column]} "
+                            f"{where} GROUP BY 1 ORDER BY 1 {'DESC' if desc else 'ASC'} "
+                            "NULLS LAST", params).fetchall()
+    return counts
+
+
+def range_counts(conn: duckdb.DuckDBPyConnection, table: str, count: str, where: str,
+                 params: list) -> Callable[[bool], list]:
+    """``counts`` for :func:`_page` from a table of counts per bucket of values kept at
+    ingest (``first_id``/``last_id``: the least and greatest value in it, NULL for the
+    NULLs): buckets whose values overlap (another file's) merge into one range, so the
+    ranges are disjoint, each as (first, last, rows) in the sort's order."""
+    def counts(desc: bool) -> list:
+        rows = conn.execute(f"SELECT min(first_id), max(last_id), sum({count}) FROM {table} "
+                            f"{where} GROUP BY file_id, bucket ORDER BY 1 NULLS LAST",
                             params).fetchall()
+        merged: list[list] = []
+        for first, last, n in rows:
+            if first is not None and merged and merged[-1][1] is not None \
+                    and first <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], last)
+                merged[-1][2] += n
+            elif first is None and merged and merged[-1][0] is None:
+                merged[-1][2] += n
+            else:
+                merged.append([first, last, n])
+        nulls = [r for r in merged if r[0] is None]
+        values = [r for r in merged if r[0] is not None]
+        return [tuple(r) for r in (values if not desc else
+                                   [[b, a, n] for a, b, n in reversed(values)])] + \
+            [tuple(r) for r in nulls]
     return counts
 
 

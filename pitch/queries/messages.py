@@ -9,8 +9,8 @@ import pandas as pd
 
 from ..arrowtext import missing
 from ..filters import MessageFilter
-from .base import (PAGE_SIZE, _order_by, _page, _with_type_names, block_counts, stream_csv,
-                   value_counts)
+from .base import (PAGE_SIZE, _order_by, _page, _with_type_names, block_counts, range_counts,
+                   stream_csv, value_counts)
 
 #: Columns the Messages table shows (the export has every column).
 MESSAGE_COLUMNS = ("file_id", "line_no", "time_ns", "type", "symbol", "order_id", "side",
@@ -64,7 +64,13 @@ def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: 
         else MESSAGE_COLUMNS
     counts = blocks = None
     if _counted(flt):
-        counts = value_counts(conn, COUNTED_SORTS, "messages", where, params)
+        values = value_counts(conn, COUNTED_SORTS, "messages", where, params)
+        ids = range_counts(conn, "message_ids", "messages", where, params)
+
+        def counts(column: str, desc: bool) -> list | None:
+            if column == "order_id":  # message_ids has no symbol column
+                return None if flt.symbols else ids(desc)
+            return values(column, desc)
         blocks = block_counts(conn, "message_blocks", "messages",
                               ("type", "symbol", "side", "file_id"), where, params)
     return _with_type_names(_page(conn, "messages", columns, MESSAGE_SORTS, where,

@@ -160,15 +160,16 @@ Blocks = Callable[[str | None, object], list[tuple[int, int, int, int]] | None]
 
 
 def locate(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offset: int,
-           limit: int, total: int, counts: list[tuple[object, int]] | None = None,
+           limit: int, total: int, counts: list[tuple[object, object, int]] | None = None,
            blocks: Blocks | None = None) -> list[Part]:
     """The page at ``offset`` as one or a few narrow parts, in order.
 
     ``sorts`` are the order's keys (the column, then file_id and line_no);
     ``total`` is how many rows ``rows`` holds. ``counts``, when known (the
     per-file counts kept at ingest, :mod:`pitch.summaries`), is how many of
-    ``rows`` hold each value of the column, in the order's order: the band
-    then starts at the page's own values with exact ranks, without sampling.
+    ``rows`` hold each value of the column (or each of disjoint ranges of
+    values), in the order's order: see :func:`_from_counts`. The band then
+    starts at the page's own values with exact ranks, without sampling.
     ``blocks`` (the per-block counts kept at ingest) does the same for rows in
     file order: in a file-order sort, or among the ties of one value.
     """
@@ -180,18 +181,23 @@ def locate(conn: duckdb.DuckDBPyConnection, rows: Rows, sorts: list[Sort], offse
     return _narrow(conn, rows, sorts, offset, limit, low, stop, blocks)
 
 
-def _from_counts(counts: list[tuple[object, int]], offset: int, limit: int,
+def _from_counts(counts: list[tuple[object, object, int]], offset: int, limit: int,
                  low: tuple[Key | None, int], stop: tuple[Key | None, int]
                  ) -> tuple[tuple[Key | None, int], tuple[Key | None, int]]:
-    """The band from the first value holding row ``offset`` to the last holding the page's
-    last row, with the rows before each end (exact: they are counts of the same rows)."""
+    """The band from the first range holding row ``offset`` to the last holding the page's
+    last row, with the rows before each end (exact: they are counts of the same rows).
+
+    ``counts`` are disjoint ranges of values in the order's order, each as (its first
+    value, its last value, how many rows hold a value in it): one value each, or wider
+    ranges (a bucket of order ids); (None, None, n) is the NULLs.
+    """
     seen = 0
-    for value, n in counts:
+    for first, last, n in counts:
         if seen + n > offset and low[0] is None:
-            low = Key(value), seen
+            low = Key(first), seen
         seen += n
         if seen >= offset + limit:
-            return low, (Key(value, after=True), seen)
+            return low, (Key(last, after=True), seen)
     return low, stop
 
 
