@@ -205,7 +205,7 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     if _orders_stored(conn) or _remaining_generated(conn) or _lacks(conn, "orders", "modifies"):
         _migrate_orders(conn)
     _migrate_to_4(conn)
-    uncounted = [name for name in summaries.TABLES if not _exists(conn, name)]
+    uncounted = [name for name in summaries.TABLES if not exists(conn, name)]
     for name, columns in TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     for name, select in VIEWS.items():
@@ -225,14 +225,15 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
                       feeds[code], ROLES[code].value])
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+def exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``table`` is a table (not a view) of the database's main schema."""
     return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
                              "current_database() AND schema_name = 'main' AND table_name = ?",
                              [table]).fetchone()[0])
 
 
 def _is_version_1(conn: duckdb.DuckDBPyConnection) -> bool:
-    return _exists(conn, "messages")  # a table then; a view since version 2
+    return exists(conn, "messages")  # a table then; a view since version 2
 
 
 def _migrate_from_1(conn: duckdb.DuckDBPyConnection) -> None:

@@ -9,6 +9,7 @@ plain road.
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from pitch import generate, generate_binary, ingest, store, summaries
 from pitch.filters import MessageFilter, OrderFilter
 from pitch.queries import base, seek
+from pitch.queries.base import _rows_at
 from pitch.queries.messages import MESSAGE_SORTS, messages_page
 from pitch.queries.orders import ORDER_SORTS, orders_page
 
@@ -236,3 +238,34 @@ def test_a_page_after_a_count_on_the_same_connection(mixed, small_seek) -> None:
                  (total // SIZE // 2 - 1) * SIZE, SIZE)
     assert [tuple(r) for r in got[["file_id", "line_no"]].values.tolist()] == want
     assert small_seek["locate"]
+
+
+def test_order_rows_are_fetched_by_rowid_and_checked(mixed, monkeypatch) -> None:
+    """A page of orders reads its rows by rowid; keys whose rowids no longer hold them
+    (rows moved between the two statements) are read by their line numbers instead."""
+    keys = mixed.execute("SELECT file_id, line_no, rowid FROM orders "
+                         "ORDER BY hash(line_no) LIMIT 9").fetchall()
+    columns = ("order_id", "symbol", "shares", "line_no")
+    want = pd.concat([mixed.execute("SELECT order_id, symbol, shares, line_no FROM orders "
+                                    "WHERE file_id = ? AND line_no = ?", [f, l]).df()
+                      for f, l, _ in keys], ignore_index=True)
+    sqls: list[str] = []
+    real = mixed.execute
+
+    class Spy:
+        def execute(self, sql, *args):
+            sqls.append(sql)
+            return real(sql, *args)
+
+    got = base._rows_at(Spy(), "orders", columns, keys)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert len(sqls) == 1 and "rowid IN" in sqls[0]
+    moved = [(f, l, r + 1) for f, l, r in keys]  # each rowid now another row's
+    sqls.clear()
+    got = base._rows_at(Spy(), "orders", columns, moved)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert len(sqls) == 2 and "line_no IN" in sqls[1]
+    pages = []
+    monkeypatch.setattr(base, "_rows_at", lambda *a: pages.append(a[3]) or _rows_at(*a))
+    orders_page(mixed, OrderFilter(), sort="price", page=3, page_size=SIZE)
+    assert pages and len(pages[0][0]) == 3  # the page's keys carry rowids

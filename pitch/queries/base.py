@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import export
+from .. import export, store
 from ..filters import TYPE_NAMES
 from ..ids import FileFeeds
 from . import seek
@@ -78,23 +78,35 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
     else:  # near the start, few rows (or past the end): LIMIT/OFFSET is cheap
         beyond = total is not None and offset >= total
         parts = [seek.Part(seek.Rows(table, where, params), offset, 0 if beyond else limit)]
-    keys: list[tuple[int, int]] = []
+    keys: list[tuple[int, ...]] = []
+    rowid = ", rowid" if store.exists(conn, table) else ""  # a table, not a view
     for part in parts:  # in page order
-        keys += conn.execute(f"SELECT file_id, line_no FROM {table} {part.rows.where} {order} "
-                             "LIMIT ? OFFSET ?", part.rows.params + [part.limit, part.offset]
-                             ).fetchall()
+        keys += conn.execute(f"SELECT file_id, line_no{rowid} FROM {table} {part.rows.where} "
+                             f"{order} LIMIT ? OFFSET ?",
+                             part.rows.params + [part.limit, part.offset]).fetchall()
     return _rows_at(conn, table, columns, keys)
 
 
 def _rows_at(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
-             keys: list[tuple[int, int]]) -> pd.DataFrame:
+             keys: list[tuple[int, ...]]) -> pd.DataFrame:
     """The rows at these (file_id, line_no) keys, in the keys' order.
 
     A list of line numbers per file (``line_no IN (SELECT unnest(?))``) rather
     than a semi join with the keys' query: DuckDB then reads only the row groups
     that hold them instead of probing every row (at 100M orders, 175 -> 33 ms).
+    Keys of a table may carry each row's ``rowid`` third: those rows are read by
+    it, which DuckDB finds without scanning (``orders`` is not in line order, so
+    50 rows far apart cost a scan of every line number: 1.1-3 s at 50M orders,
+    36-82 ms by rowid); unless exactly those keys come back (a checkpoint may
+    move rows between the two statements) the line numbers are used after all.
     """
     wanted = tuple(dict.fromkeys(columns + ("file_id", "line_no")))
+    if keys and len(keys[0]) == 3:
+        df = conn.execute(f"SELECT {', '.join(wanted)} FROM {table} WHERE rowid IN "
+                          "(SELECT unnest(?::BIGINT[]))", [[k[2] for k in keys]]).df()
+        keys = [(k[0], k[1]) for k in keys]
+        if sorted(zip(df["file_id"].tolist(), df["line_no"].tolist())) == sorted(keys):
+            return _in_order(df, keys, columns)
     lines: dict[int, list[int]] = {}
     for file_id, line_no in keys:
         lines.setdefault(file_id, []).append(line_no)
@@ -103,6 +115,12 @@ def _rows_at(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ..
     sql = " UNION ALL ".join(f"SELECT {', '.join(wanted)} FROM {table} WHERE file_id = ? "
                              "AND line_no IN (SELECT unnest(?::BIGINT[]))" for _ in lines)
     df = conn.execute(sql, [v for item in lines.items() for v in item]).df()
+    return _in_order(df, keys, columns)
+
+
+def _in_order(df: pd.DataFrame, keys: list[tuple[int, ...]], columns: tuple[str, ...]
+              ) -> pd.DataFrame:
+    """The frame's rows in the keys' order, with only ``columns``."""
     place = {key: i for i, key in enumerate(keys)}
     at = [place[(f, l)] for f, l in zip(df["file_id"].tolist(), df["line_no"].tolist())]
     return df.iloc[np.argsort(at, kind="stable")][list(columns)].reset_index(drop=True)
