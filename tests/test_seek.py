@@ -33,12 +33,13 @@ def mixed(tmp_path_factory):
     head = (folder / "s.pitch").read_bytes().splitlines(keepends=True)[:1_000]
     (folder / "t.pitch").write_bytes(b"".join(head))  # its order ids among the first's
     conn = store.connect(folder / "seek.duckdb")
-    with pytest.MonkeyPatch.context() as patch:  # many blocks of lines in few rows
-        patch.setattr(summaries, "BLOCK_LINES", 64)
-        for name in ("s.pitch", "b.pcap", "t.pitch"):
-            ingest.ingest_path(conn, folder / name)
+    for name in ("s.pitch", "b.pcap", "t.pitch"):
+        ingest.ingest_path(conn, folder / name)
     conn.execute("UPDATE messages_binary SET time_ns = NULL WHERE line_no % 5 = 0")
     conn.execute("UPDATE orders SET last_time_ns = NULL, price = NULL WHERE line_no % 4 = 0")
+    with pytest.MonkeyPatch.context() as patch, store.transaction(conn):
+        patch.setattr(summaries, "BLOCK_LINES", 64)  # many blocks of lines in few rows
+        summaries.backfill(conn, list(summaries.TABLES))  # counts of what the rows now hold
     yield conn
     conn.close()
 
@@ -186,6 +187,8 @@ def test_a_page_among_the_nulls_is_sought_among_them(mixed, monkeypatch) -> None
     ("messages", MESSAGE_SORTS, messages_page, MessageFilter(symbols=("AAPL",)), "side"),
     ("messages", MESSAGE_SORTS, messages_page, MessageFilter(), "price"),
     ("messages", MESSAGE_SORTS, messages_page, MessageFilter(side="S"), "shares"),
+    ("messages", MESSAGE_SORTS, messages_page, MessageFilter(), "time"),
+    ("messages", MESSAGE_SORTS, messages_page, MessageFilter(types=("A", "d", "0x21")), "time"),
     ("orders", ORDER_SORTS, orders_page, OrderFilter(statuses=("open", "filled")), "symbol")])
 @pytest.mark.parametrize("desc", [False, True])
 def test_counts_kept_at_ingest_start_the_seek(mixed, small_seek, monkeypatch, table, sorts,

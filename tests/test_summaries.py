@@ -16,7 +16,7 @@ from pitch import archive, generate, generate_binary, queries, sandbox, store
 from pitch.sql_examples import EXAMPLES
 from pitch.filters import MessageFilter, OrderFilter
 from pitch.ingest import ingest_path, remove_file
-from pitch.queries.base import range_counts, value_counts
+from pitch.queries.base import range_counts, second_counts, value_counts
 from pitch.queries.messages import COUNTED_SORTS, _counted
 from pitch.queries.overview import BUCKETS
 
@@ -252,3 +252,26 @@ def test_order_id_ranges_are_disjoint_and_count_their_rows(files, desc) -> None:
     buckets = files.execute("SELECT count(DISTINCT (file_id, bucket)) FROM message_ids "
                             "WHERE bucket IS NOT NULL").fetchone()[0]
     assert 20 < len(merged) < buckets  # two text files' ids overlap: some buckets merged
+
+
+@pytest.mark.parametrize("desc", [False, True])
+def test_whole_seconds_count_the_messages_of_their_times(files, desc) -> None:
+    """A page sorted by time starts from message_seconds: each second is a range of
+    times holding exactly the rows it counts, in the sort's order, the unknown last."""
+    seen = 0
+    for flt in [f for f in FILTERS if _counted(f) and not f.symbols and not f.side]:
+        where, params, _ = flt.where()
+        ranges = second_counts(files, where, params)(desc)
+        extra = f"{where} AND" if where else "WHERE"
+        known = [r for r in ranges if r[0] is not None]
+        seen += len(known)
+        assert all((a > b) == desc for a, b, _ in known)
+        for first, last, n in known:
+            assert files.execute(f"SELECT count(*) FROM messages {extra} time_ns BETWEEN ? "
+                                 "AND ?", params + [min(first, last), max(first, last)]
+                                 ).fetchone()[0] == n
+        assert sum(r[2] for r in ranges) == files.execute(
+            f"SELECT count(*) FROM messages {where}", params).fetchone()[0]
+        assert not ranges or ranges[-1][0] is not None or ranges[-1][2] == files.execute(
+            f"SELECT count(*) FROM messages {extra} time_ns IS NULL", params).fetchone()[0]
+    assert seen > 100

@@ -178,6 +178,22 @@ def range_counts(conn: duckdb.DuckDBPyConnection, table: str, count: str, where:
     return counts
 
 
+def second_counts(conn: duckdb.DuckDBPyConnection, where: str, params: list
+                  ) -> Callable[[bool], list]:
+    """``counts`` of ``time_ns`` for :func:`_page` from ``message_seconds`` (a filter of
+    types and files only): each whole second is a range of times, (first, last, rows)
+    in the sort's order, the unknown times last."""
+    def counts(desc: bool) -> list:
+        rows = conn.execute(f"SELECT second, sum(messages) FROM message_seconds {where} "
+                            f"GROUP BY 1 ORDER BY 1 {'DESC' if desc else 'ASC'} NULLS LAST",
+                            params).fetchall()
+        second = 10**9
+        return [(None, None, n) if s is None else
+                (s * second + second - 1, s * second, n) if desc else
+                (s * second, s * second + second - 1, n) for s, n in rows]
+    return counts
+
+
 def block_counts(conn: duckdb.DuckDBPyConnection, table: str, count: str,
                  columns: tuple[str, ...], where: str, params: list) -> seek.Blocks:
     """``blocks`` for :func:`_page` from a table of counts per block of lines kept at

@@ -10,7 +10,7 @@ import pandas as pd
 from ..arrowtext import missing
 from ..filters import MessageFilter
 from .base import (PAGE_SIZE, _order_by, _page, _with_type_names, block_counts, range_counts,
-                   stream_csv, value_counts)
+                   second_counts, stream_csv, value_counts)
 
 #: Columns the Messages table shows (the export has every column).
 MESSAGE_COLUMNS = ("file_id", "line_no", "time_ns", "type", "symbol", "order_id", "side",
@@ -66,10 +66,13 @@ def messages_page(conn: duckdb.DuckDBPyConnection, flt: MessageFilter, *, sort: 
     if _counted(flt):
         values = value_counts(conn, COUNTED_SORTS, "messages", where, params)
         ids = range_counts(conn, "message_ids", "messages", where, params)
+        seconds = second_counts(conn, where, params)
 
         def counts(column: str, desc: bool) -> list | None:
             if column == "order_id":  # message_ids has no symbol column
                 return None if flt.symbols else ids(desc)
+            if column == "time_ns":  # message_seconds has neither symbol nor side
+                return None if flt.symbols or flt.side else seconds(desc)
             return values(column, desc)
         blocks = block_counts(conn, "message_blocks", "messages",
                               ("type", "symbol", "side", "file_id"), where, params)
