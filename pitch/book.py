@@ -39,11 +39,13 @@ UNKNOWN_TIME = -1
 #: Role codes of the types read (a CASE over all ~40 types cost a fifth more).
 _ROLE = "CASE type " + " ".join(f"WHEN '{c}' THEN {ROLE_IDS[ROLES[c]]}" for c in codes(
     Role.ADD, Role.CLEAR_UNIT, *ORDER_ROLES)) + " END"
-_COLUMNS = f"""SELECT line_no, coalesce(time_ns, {UNKNOWN_TIME}) AS time_ns,
+#: What the engine reads of a message (see :func:`from_rows`), less whose and shown.
+FIELDS = f"""line_no, coalesce(time_ns, {UNKNOWN_TIME}) AS time_ns,
        ({_ROLE})::UTINYINT AS role, coalesce(order_id, 0) AS order_id,
        coalesce(ascii(side), 0)::UTINYINT AS side, coalesce(shares, 0) AS shares,
        coalesce((price * {PRICE_SCALE})::BIGINT, -1) AS price,
-       coalesce(remaining_shares, -1) AS remaining, coalesce(unit, -1) AS unit,
+       coalesce(remaining_shares, -1) AS remaining, coalesce(unit, -1) AS unit"""
+_COLUMNS = f"""SELECT {FIELDS},
        coalesce(symbol = $s, false) AS mine,
        coalesce(type IN ({sql_list(codes(Role.ADD, feed=BINARY))}) OR display = 'Y', false)
            AS displayed
@@ -180,12 +182,17 @@ def load(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = Non
          ) -> SymbolBook:
     """Read one symbol's messages of one file (default: the newest holding it) and replay them."""
     fid = pick_file(conn, symbol, file_id)
-    # Rows come in no particular order (a hash join): the engine sorts what it needs.
     params = {"f": fid, "s": symbol}
-    got = {k: np.asarray(v) for k, v in conn.execute(_SQL, params).fetchnumpy().items()}
-    clears = conn.execute(_CLEARS_SQL, params).fetchnumpy()
-    if len(clears["line_no"]):
-        got = {k: np.concatenate([v, np.asarray(clears[k])]) for k, v in got.items()}
+    return from_rows(fid, symbol, conn.execute(_SQL, params).fetchnumpy(),
+                     conn.execute(_CLEARS_SQL, params).fetchnumpy())
+
+
+def from_rows(file_id: int, symbol: str, *parts: dict[str, Any]) -> SymbolBook:
+    """Replay rows of :data:`_COLUMNS` (``fetchnumpy`` results, in any order: the engine
+    sorts what it needs) into the book of ``symbol``."""
+    parts = tuple(p for p in parts if len(p["line_no"])) or parts[:1]
+    got = {k: np.concatenate([np.asarray(p[k]) for p in parts]) if len(parts) > 1
+           else np.asarray(parts[0][k]) for k in parts[0]}
     is_add = got["role"] == ROLE_IDS[Role.ADD]
     a, e = ({k: got[k][mask] for k in names} for mask, names in (
         (is_add, ("line_no", "order_id", "side", "shares", "price", "mine", "unit",
@@ -194,7 +201,7 @@ def load(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = Non
                    "time_ns"))))
     adds = Adds.build(symbol=a.pop("mine"), **a)
     events = Events.build(**e)
-    return build(fid, symbol, adds, events)
+    return build(file_id, symbol, adds, events)
 
 
 #: Rows replayed at once: a bigger symbol is replayed one order-id bucket at a time
