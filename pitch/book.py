@@ -12,7 +12,8 @@ ids (an id may have served another symbol before) and the file's unit clears
 with one SQL statement, and runs :func:`pitch.lifecycle.replay`; the answer, a
 :class:`SymbolBook`, answers :meth:`~SymbolBook.levels_at` and
 :meth:`~SymbolBook.bbo` from its book changes without reading again (the app
-keeps it in a cache). :func:`book_at` and :func:`bbo` are the one-call forms.
+keeps it in a cache). :func:`bbo` is the one-call form; :func:`book_at`, the
+depth at one instant, reads only the orders live around it (:mod:`pitch.book_fast`).
 """
 
 from __future__ import annotations
@@ -267,8 +268,13 @@ def _own(adds: Adds, events: Events, add_index: np.ndarray) -> tuple[Any, ...]:
 def book_at(conn: duckdb.DuckDBPyConnection, symbol: str, at_ns: int, levels: int = 10,
             file_id: int | None = None) -> pd.DataFrame:
     """Depth of ``symbol``'s book at ``at_ns`` (ns since midnight): [side, price, shares,
-    orders], bids best first, then asks best first, at most ``levels`` a side."""
-    return load(conn, symbol, file_id).levels_at(at_ns, levels)
+    orders], bids best first, then asks best first, at most ``levels`` a side.
+
+    Reads only the orders live around ``at_ns`` (:mod:`pitch.book_fast`); the same as
+    ``load(conn, symbol, file_id).levels_at(at_ns, levels)``."""
+    from .book_fast import depth_at  # it builds on this module
+
+    return depth_at(conn, symbol, at_ns, levels, file_id)[1]
 
 
 def bbo(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None
