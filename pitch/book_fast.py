@@ -45,11 +45,12 @@ from .lifecycle import ORDER_ROLES, ROLE_IDS
 from .store import registered, sql_list
 
 _NEVER = np.iinfo(np.int64).max
-#: W and L0 (NULL: no such line).
-_BOUNDS_SQL = """
-SELECT (SELECT min(line_no) FROM messages WHERE file_id = $f AND time_ns > $t),
-       (SELECT min(line_no) FROM orders WHERE file_id = $f AND symbol = $s
-                                         AND first_time_ns > $t)"""
+#: L0, then W (NULL: no such line). W is at or before L0 (a line later than T): that
+#: bound lets DuckDB skip the row groups after it (a sixth of the time, early in a day).
+_L0_SQL = """SELECT min(line_no) FROM orders
+WHERE file_id = $f AND symbol = $s AND first_time_ns > $t"""
+_W_SQL = """SELECT min(line_no) FROM messages
+WHERE file_id = $f AND time_ns > $t AND line_no <= $l0"""
 #: The candidates (``quiet``: untouched from its add to the end of the file), but the
 #: quiet ones before W that are displayed come summed by price level, at line 0 (they
 #: all count, and the busiest symbol has a hundred thousand).
@@ -84,8 +85,10 @@ def bounds(conn: duckdb.DuckDBPyConnection, file_id: int, symbol: str, at_ns: in
     """(W, L0) of the module docstring; past every line when there is none (or no T)."""
     if at_ns is None:
         return _NEVER, _NEVER
-    w, l0 = conn.execute(_BOUNDS_SQL, {"f": file_id, "s": symbol, "t": at_ns}).fetchone()
-    return (_NEVER if w is None else int(w)), (_NEVER if l0 is None else int(l0))
+    l0 = conn.execute(_L0_SQL, {"f": file_id, "s": symbol, "t": at_ns}).fetchall()[0][0]
+    l0 = _NEVER if l0 is None else int(l0)
+    w = conn.execute(_W_SQL, {"f": file_id, "t": at_ns, "l0": l0}).fetchall()[0][0]
+    return (_NEVER if w is None else int(w)), l0
 
 
 def symbol_book(conn: duckdb.DuckDBPyConnection, file_id: int, symbol: str,
