@@ -16,20 +16,22 @@ open, or in a database written before it existed):
   so it is one. Any other order ended before W: it adds nothing to the book
   at the cut, and none of its messages, all before W, is the cut.
 
-A **quiet** candidate (no event, shares left: untouched from its add to the
-end of the file) rests on the book as it was added; its add is not the cut
-(it is before L0). Every other candidate is replayed by the engine
-(:func:`pitch.book.build`) from every add and order event of the candidates'
-order ids from the first one's add up to L0 (other symbols' adds too: they
-take an id's events while they are live), and the unit clears. Each order
-replayed sees the messages it sees in the full replay up to L0 (its events
-follow its add and carry its id; the latest add of an id before an event is
-among the rows whenever that event's order is), except orders ended before W
-whose add came before the first candidate's, which are not replayed at all.
-Only the candidates count as the symbol's (another of its orders in the rows
-ended before W). So the cut is the same message (it is an event of a
-candidate, and the rows hold no message of the candidates that the full
-stream lacks), and the book there is the same: the live orders' states.
+A **quiet** candidate (``events = 0`` and shares left: nothing ever touched it,
+not even a unit clear, so it is open to the end of the file) rests on the book
+as it was added, and its add is not the cut (it is before L0). The other,
+**active** candidates are replayed by the same engine (:func:`pitch.book.build`)
+from every add and order event of their order ids between the first one's add
+(``lo``) and L0 (other symbols' adds too: they take an id's events while they
+are live), and the unit clears before L0. Every order replayed sees the
+messages it sees in the full replay up to L0: its events follow its add and
+carry its id, and the latest add of an id before an event is among the rows
+whenever that event's order is. An event whose add came before ``lo`` is left
+out: its order is no active candidate (nor a quiet one, which has no event), so
+it ended before W or is another symbol's. Only the active candidates count as
+the symbol's in the replay (its other orders there ended before W, or are the
+quiet ones, counted apart). So the cut is the same message (an event of an
+active candidate, or L0), and the book there is the same: the states of the
+orders live then.
 """
 
 from __future__ import annotations

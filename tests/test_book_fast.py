@@ -11,7 +11,6 @@ later than the truth (allowed: only slower).
 
 from __future__ import annotations
 
-import random
 from decimal import Decimal
 
 import numpy as np
