@@ -6,9 +6,13 @@
 For the busiest symbol of the newest file, one in the middle and the least
 busy, each in a fresh child process (so that each peak RSS is its own):
 
-- **book cold**: ``book.book_at`` at a random instant, from nothing (read the
-  symbol's messages, replay them, cut at the instant); the median of
-  ``--repeat`` runs, with the split into SQL read, engine and the rest;
+- **book cold**: the full replay at a random instant, from nothing
+  (``book.load(...).levels_at``: read the symbol's messages, replay them, cut
+  at the instant); the median of ``--repeat`` runs, with its SQL read;
+- **fast cold**: ``book.book_at`` (:mod:`pitch.book_fast`: only the orders
+  live around the instant) at ``--fast`` random instants and at the last
+  message's time (the most live orders): the median and the slowest, and the
+  process's very first call (DuckDB's buffers empty; the OS cache is warm);
 - **book warm**: ``SymbolBook.levels_at`` at ``--instants`` random instants on
   a loaded book (what the Book page does once the symbol is open);
 - **BBO cold** and **warm**: ``book.bbo`` from nothing; the series again;
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -48,13 +53,15 @@ def ms(fn: Callable[[], Any]) -> tuple[float, Any]:
     return (time.perf_counter() - started) * 1000, got
 
 
-def measure(db: str, symbol: str, repeat: int, instants: int) -> dict[str, Any]:
+def measure(db: str, symbol: str, repeat: int, instants: int, fast_instants: int
+            ) -> dict[str, Any]:
     """One symbol, in this (fresh) process."""
     conn = store.connect(db, read_only=True)
     fid = book.pick_file(conn, symbol)
     first, last = conn.execute("SELECT first_time_ns, last_time_ns FROM files "
-                               "WHERE file_id = ?", [fid]).fetchone()
+                               "WHERE file_id = ?", [fid]).fetchall()[0]
     rng = random.Random(7)
+    very_first = ms(lambda: book.book_at(conn, symbol, (first + last) // 2))[0]
     base = statistics.median(ms(lambda: conn.execute(
         "SELECT sum(shares) FROM messages WHERE file_id = ?", [fid]).fetchone())[0]
         for _ in range(repeat))
@@ -62,8 +69,13 @@ def measure(db: str, symbol: str, repeat: int, instants: int) -> dict[str, Any]:
     cold, sql, engine = [], [], []
     for _ in range(repeat):
         at = rng.randint(first, last)
-        cold.append(ms(lambda: book.book_at(conn, symbol, at))[0])
+        cold.append(ms(lambda: book.load(conn, symbol).levels_at(at))[0])
         sql.append(ms(lambda: conn.execute(book._SQL, {"f": fid, "s": symbol}).fetchnumpy())[0])
+    fast = [(ms(lambda: book.book_at(conn, symbol, at))[0], at)
+            for at in [rng.randint(first, last) for _ in range(fast_instants)] + [last]]
+    out.update(fast_first_ms=very_first, fast_ms=statistics.median(f for f, _ in fast),
+               fast_max_ms=max(fast)[0], fast_max_at=book.format_time(max(fast)[1]),
+               fast_end_ms=fast[-1][0])
     t, sb = ms(lambda: book.load(conn, symbol))
     out["messages"] = len(sb.stream_line)
     out["changes"] = len(sb.line_no)
@@ -109,10 +121,12 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--instants", type=int, default=50)
+    parser.add_argument("--fast", type=int, default=20,
+                        help="random instants of the fast cold book_at (and the last time)")
     parser.add_argument("--symbol", help=argparse.SUPPRESS)  # the child's job
     args = parser.parse_args()
     if args.symbol:
-        print(json.dumps(measure(args.db, args.symbol, args.repeat, args.instants)))
+        print(json.dumps(measure(args.db, args.symbol, args.repeat, args.instants, args.fast)))
         return 0
     db = args.db
     if db is None:
@@ -129,26 +143,34 @@ def main() -> int:
         [fid]).fetchall()]
     conn.close()
     picks = {"busiest": ranked[0], "middle": ranked[len(ranked) // 2], "least": ranked[-1]}
-    print(f"database {db}: file {fid}, {total:,} messages in all")
+    print(f"database {db}: file {fid}, {total:,} messages in all; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'symbol':>14} {'msgs':>9} {'book cold':>10} {'(sql)':>7} {'book warm':>10} "
           f"{'max':>6} {'bbo cold':>9} {'bbo rows':>9} {'engine':>8} {'M msg/s':>7} "
-          f"{'RSS MB':>7} {'x base':>7}")
+          f"{'RSS MB':>7} {'x base':>7} {'fast cold':>9} {'max':>8} {'first':>8}")
     for label, symbol in picks.items():
         got = json.loads(subprocess.run(
             [sys.executable, __file__, "--db", db, "--symbol", symbol, "--repeat",
-             str(args.repeat), "--instants", str(args.instants)],
+             str(args.repeat), "--instants", str(args.instants), "--fast", str(args.fast)],
             check=True, capture_output=True, text=True).stdout)
         rate = got["engine_rows"] / got["engine_ms"] / 1000
         print(f"{label + ' ' + symbol:>14} {got['messages']:>9,} {got['book_cold_ms']:>8.0f}ms "
               f"{got['sql_ms']:>5.0f}ms {got['book_warm_ms']:>8.1f}ms "
               f"{got['book_warm_max_ms']:>5.1f} {got['bbo_cold_ms']:>7.0f}ms "
               f"{got['bbo_rows']:>9,} {got['engine_ms']:>6.0f}ms {rate:>7.2f} "
-              f"{got['peak_rss_mb']:>7.0f} {got['book_cold_ms'] / got['baseline_ms']:>7.1f}")
+              f"{got['peak_rss_mb']:>7.0f} {got['book_cold_ms'] / got['baseline_ms']:>7.1f} "
+              f"{got['fast_ms']:>7.0f}ms {got['fast_max_ms']:>6.0f}ms {got['fast_first_ms']:>6.0f}ms")
         print(f"{'':>14} baseline {got['baseline_ms']:.0f} ms; BBO from loaded changes "
               f"{got['bbo_compute_ms']:.0f} ms, cached {got['bbo_warm_ms']:.1f} ms; targets: "
               f"book {'met' if got['book_cold_ms'] < BOOK_MS else 'NOT met'} cold, "
               f"{'met' if got['book_warm_max_ms'] < BOOK_MS else 'NOT met'} warm; BBO "
               f"{'met' if got['bbo_cold_ms'] < BBO_MS else 'NOT met'} cold")
+        print(f"{'':>14} fast cold book_at ({args.fast} random instants and the last time): "
+              f"median {got['fast_ms']:.0f} ms, slowest {got['fast_max_ms']:.0f} ms at "
+              f"{got['fast_max_at']}, at the last time {got['fast_end_ms']:.0f} ms, first call "
+              f"{got['fast_first_ms']:.0f} ms; {got['book_cold_ms'] / got['fast_ms']:.0f}x "
+              f"the full replay; target {'met' if got['fast_max_ms'] < BOOK_MS else 'NOT met'}; "
+              f"load average {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -129,7 +129,7 @@ def best_bid_offer(request: Request, symbol: str = Path(description="e.g. AAPL")
 
 def _book(request: Request, symbol: str, file: int | None, form: Format, *,
           at: str | None = None, levels: int | None = None) -> Response:
-    from . import book
+    from . import book, book_fast
 
     try:
         at_ns = None if at is None else book.parse_time(at)
@@ -137,16 +137,18 @@ def _book(request: Request, symbol: str, file: int | None, form: Format, *,
         raise BadParameter(f"at: {exc}") from None
     with cursor(request) as cur:
         try:
-            loaded = book.load(cur, symbol, file)
+            if levels:  # only the orders live around the instant
+                file_id, frame = book_fast.depth_at(cur, symbol, at_ns, levels, file)
+            else:
+                loaded = book.load(cur, symbol, file)
+                file_id, frame = loaded.file_id, loaded.bbo()
         except PitchError as exc:  # an unknown symbol or file
             raise NotFound(str(exc)) from None
-    frame = book.exact(loaded.levels_at(at_ns, levels) if levels else loaded.bbo())
+    name = f"{'book' if levels else 'bbo'}-{symbol}"
     if form == "csv":
-        return Response(book.to_csv(frame if levels else loaded.bbo()),
-                        media_type="text/csv", headers={"Content-Disposition":
-                        f'attachment; filename="{"book" if levels else "bbo"}-{symbol}.csv"'})
-    return tables.frame(frame, form, f"{'book' if levels else 'bbo'}-{symbol}",
-                        symbol=symbol, file_id=loaded.file_id)
+        return Response(book.to_csv(frame), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return tables.frame(book.exact(frame), form, name, symbol=symbol, file_id=file_id)
 
 
 @router.get("/rejects", tags=["files"])

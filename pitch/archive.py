@@ -197,15 +197,25 @@ def connect(root: str | os.PathLike) -> duckdb.DuckDBPyConnection:
 
 
 def _replace_with_view(conn: duckdb.DuckDBPyConnection, root: Path, table: str) -> None:
+    glob = str(root / DATA_GLOB.format(table=table)).replace("'", "''")
+    # A column newer than some files (orders.end_line_no, schema 6) is NULL in them:
+    # in none, a NULL of its type; in some, read by name from those that have it.
+    files = len(data_files(root, table))
+    held = dict(conn.execute(f"SELECT name, count(DISTINCT file_name) FROM "
+                             f"parquet_schema('{glob}') GROUP BY name").fetchall())
+    types = dict(conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})"
+                              ).fetchall())
     cols = []
     for f in db_columns(table):  # the database's columns, in its order, with its types
         if f.name == "file_id":
             cols.append("file AS file_id")
+        elif f.name not in held:
+            cols.append(f"NULL::{types[f.name]} AS {f.name}")
         elif pa.types.is_uint64(f.type):  # stored as DECIMAL(20,0): see pitch.file_tables
             cols.append(f"{f.name}::UBIGINT AS {f.name}")
         else:
             cols.append(f.name)
-    glob = str(root / DATA_GLOB.format(table=table)).replace("'", "''")
+    mixed = any(0 < held.get(f.name, 0) < files for f in db_columns(table))
     if table == "messages":
         conn.execute("DROP VIEW messages")
         for storage in ("messages_common", "messages_other", "messages_binary"):
@@ -214,5 +224,6 @@ def _replace_with_view(conn: duckdb.DuckDBPyConnection, root: Path, table: str) 
         conn.execute(f"DROP TABLE {table}")
     conn.execute(
         f"CREATE VIEW {table} AS SELECT {', '.join(cols)} FROM read_parquet('{glob}', "
-        f"hive_partitioning = true, hive_types = {{'date': VARCHAR, 'file': BIGINT}})")
+        f"hive_partitioning = true, hive_types = {{'date': VARCHAR, 'file': BIGINT}}"
+        f"{', union_by_name = true' if mixed else ''})")
 

@@ -12,7 +12,8 @@ ids (an id may have served another symbol before) and the file's unit clears
 with one SQL statement, and runs :func:`pitch.lifecycle.replay`; the answer, a
 :class:`SymbolBook`, answers :meth:`~SymbolBook.levels_at` and
 :meth:`~SymbolBook.bbo` from its book changes without reading again (the app
-keeps it in a cache). :func:`book_at` and :func:`bbo` are the one-call forms.
+keeps it in a cache). :func:`bbo` is the one-call form; :func:`book_at`, the
+depth at one instant, reads only the orders live around it (:mod:`pitch.book_fast`).
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ UNKNOWN_TIME = -1
 #: Role codes of the types read (a CASE over all ~40 types cost a fifth more).
 _ROLE = "CASE type " + " ".join(f"WHEN '{c}' THEN {ROLE_IDS[ROLES[c]]}" for c in codes(
     Role.ADD, Role.CLEAR_UNIT, *ORDER_ROLES)) + " END"
-_COLUMNS = f"""SELECT line_no, coalesce(time_ns, {UNKNOWN_TIME}) AS time_ns,
+#: What the engine reads of a message (see :func:`from_rows`), less whose and shown.
+FIELDS = f"""line_no, coalesce(time_ns, {UNKNOWN_TIME}) AS time_ns,
        ({_ROLE})::UTINYINT AS role, coalesce(order_id, 0) AS order_id,
        coalesce(ascii(side), 0)::UTINYINT AS side, coalesce(shares, 0) AS shares,
        coalesce((price * {PRICE_SCALE})::BIGINT, -1) AS price,
-       coalesce(remaining_shares, -1) AS remaining, coalesce(unit, -1) AS unit,
+       coalesce(remaining_shares, -1) AS remaining, coalesce(unit, -1) AS unit"""
+_COLUMNS = f"""SELECT {FIELDS},
        coalesce(symbol = $s, false) AS mine,
        coalesce(type IN ({sql_list(codes(Role.ADD, feed=BINARY))}) OR display = 'Y', false)
            AS displayed
@@ -180,12 +183,17 @@ def load(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = Non
          ) -> SymbolBook:
     """Read one symbol's messages of one file (default: the newest holding it) and replay them."""
     fid = pick_file(conn, symbol, file_id)
-    # Rows come in no particular order (a hash join): the engine sorts what it needs.
     params = {"f": fid, "s": symbol}
-    got = {k: np.asarray(v) for k, v in conn.execute(_SQL, params).fetchnumpy().items()}
-    clears = conn.execute(_CLEARS_SQL, params).fetchnumpy()
-    if len(clears["line_no"]):
-        got = {k: np.concatenate([v, np.asarray(clears[k])]) for k, v in got.items()}
+    return from_rows(fid, symbol, conn.execute(_SQL, params).fetchnumpy(),
+                     conn.execute(_CLEARS_SQL, params).fetchnumpy())
+
+
+def from_rows(file_id: int, symbol: str, *parts: dict[str, Any]) -> SymbolBook:
+    """Replay rows of :data:`_COLUMNS` (``fetchnumpy`` results, in any order: the engine
+    sorts what it needs) into the book of ``symbol``."""
+    parts = tuple(p for p in parts if len(p["line_no"])) or parts[:1]
+    got = {k: np.concatenate([np.asarray(p[k]) for p in parts]) if len(parts) > 1
+           else np.asarray(parts[0][k]) for k in parts[0]}
     is_add = got["role"] == ROLE_IDS[Role.ADD]
     a, e = ({k: got[k][mask] for k in names} for mask, names in (
         (is_add, ("line_no", "order_id", "side", "shares", "price", "mine", "unit",
@@ -194,7 +202,7 @@ def load(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = Non
                    "time_ns"))))
     adds = Adds.build(symbol=a.pop("mine"), **a)
     events = Events.build(**e)
-    return build(fid, symbol, adds, events)
+    return build(file_id, symbol, adds, events)
 
 
 #: Rows replayed at once: a bigger symbol is replayed one order-id bucket at a time
@@ -260,8 +268,13 @@ def _own(adds: Adds, events: Events, add_index: np.ndarray) -> tuple[Any, ...]:
 def book_at(conn: duckdb.DuckDBPyConnection, symbol: str, at_ns: int, levels: int = 10,
             file_id: int | None = None) -> pd.DataFrame:
     """Depth of ``symbol``'s book at ``at_ns`` (ns since midnight): [side, price, shares,
-    orders], bids best first, then asks best first, at most ``levels`` a side."""
-    return load(conn, symbol, file_id).levels_at(at_ns, levels)
+    orders], bids best first, then asks best first, at most ``levels`` a side.
+
+    Reads only the orders live around ``at_ns`` (:mod:`pitch.book_fast`); the same as
+    ``load(conn, symbol, file_id).levels_at(at_ns, levels)``."""
+    from .book_fast import depth_at  # it builds on this module
+
+    return depth_at(conn, symbol, at_ns, levels, file_id)[1]
 
 
 def bbo(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None

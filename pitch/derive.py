@@ -178,7 +178,8 @@ def _partition(table: pa.Table, buckets: int) -> list[pa.Table]:
 class Linked:
     """One bucket's adds with their lifecycle columns, and its executions' adds."""
 
-    orders: pa.Table  # ADD_SCHEMA + executed, cancelled, last_time (-1: none), events
+    orders: pa.Table  # ADD_SCHEMA + executed, cancelled, last_time (-1: none), events,
+    # end_line (the line that ended it; -1: open)
     fill_line: np.ndarray  # line of each execution (E) of the bucket
     fill_add: np.ndarray  # its add's row in ``orders``; -1 when no add precedes it
     fill_price: np.ndarray | None = None  # binary: its price in ten-thousandths; -1 unknown
@@ -220,9 +221,15 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
     last_time[to[last]] = events.column("time_ns").to_numpy()[on[last]]
     event_add = np.full(len(ev_id), -1, np.int64)
     event_add[on] = to
+    # The line that ended it: its last linked event's (its add's, with none) once
+    # nothing remains. Linked events are a superset of those the book's engine
+    # applies (it drops those after the end), so this is never before its end.
+    end_line = add_line.astype(np.int64, copy=True)
+    end_line[to[last]] = ev_line[on[last]]
+    end_line[adds.column("shares").to_numpy() - executed - cancelled > 0] = -1
     orders = adds
     for name, values in (("executed", executed), ("cancelled", cancelled),
-                         ("last_time", last_time), ("events", count)):
+                         ("last_time", last_time), ("events", count), ("end_line", end_line)):
         orders = orders.append_column(name, pa.array(values))
     return Linked(orders, ev_line[is_exec], event_add[is_exec])
 
@@ -258,13 +265,15 @@ def _pairs(add_id: np.ndarray, add_line: np.ndarray, ev_id: np.ndarray, ev_line:
 
 
 ORDERS_SCHEMA = pa.schema(list(ADD_SCHEMA) + [
-    pa.field(n, pa.int64()) for n in ("executed", "cancelled", "last_time", "events")])
+    pa.field(n, pa.int64()) for n in ("executed", "cancelled", "last_time", "events",
+                                      "end_line")])
 
 _ORDERS_SQL = f"""
 INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
 SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
        shares - executed - cancelled,
-       time_ns, CASE WHEN events > 0 THEN last_time ELSE time_ns END, events, 0, 0, NULL
+       time_ns, CASE WHEN events > 0 THEN last_time ELSE time_ns END, events, 0, 0, NULL,
+       nullif(end_line, -1)
 FROM _pitch_orders
 """
 

@@ -28,7 +28,7 @@ EVENT_SCHEMA = pa.schema([binary.SCHEMA.field(c) for c in _EVENT_COLUMNS]
                          + [pa.field("role", pa.uint8())])
 ORDERS_SCHEMA = pa.schema(list(ADD_SCHEMA) + [
     pa.field(n, pa.int64()) for n in ("executed", "cancelled", "last_time", "events",
-                                      "modifies", "added")] + [
+                                      "modifies", "added", "end_line")] + [
     pa.field("last_price", pa.decimal128(18, 4))])
 
 _ORDER_ROLES = (Role.EXECUTE, Role.EXECUTE_AT_PRICE, Role.CANCEL, Role.MODIFY, Role.DELETE)
@@ -39,7 +39,7 @@ INSERT INTO orders ({", ".join(ORDER_STORED_COLUMNS)})
 SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
        shares + added - executed - cancelled, time_ns,
        CASE WHEN events > 0 THEN nullif(last_time, -1) ELSE time_ns END, events, modifies, added,
-       CASE WHEN modifies > 0 THEN last_price END
+       CASE WHEN modifies > 0 THEN last_price END, nullif(end_line, -1)
 FROM _pitch_orders
 """
 
@@ -150,10 +150,12 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
             remaining=_ints(events.column("remaining_shares")),
             unit=_ints(events.column("unit")), time_ns=_ints(events.column("time_ns"))),
         book=False)  # orders need no book changes
+    end_line = got.end_line(_ints(adds.column("line_no")))  # the engine's own end
     orders = adds
     for name, values in (("executed", got.executed), ("cancelled", got.cancelled),
                          ("last_time", got.last_time), ("events", got.events),
-                         ("modifies", got.modifies), ("added", got.added)):
+                         ("modifies", got.modifies), ("added", got.added),
+                         ("end_line", end_line)):
         orders = orders.append_column(name, pa.array(values, pa.int64()))
     last = got.last_price
     words = np.zeros((len(last), 2), np.int64)

@@ -34,7 +34,9 @@ TABLE_NOTES = {
             "lowest and the highest received",
     "rejects": "every line that is not a valid message, with its reason",
     "orders": "one row per add; executions/cancels apply to the latest add of that id before them "
-              "in the same file; `remaining_shares` is stored, `status` computed from it when read",
+              "in the same file; `remaining_shares` is stored, `status` computed from it when "
+              "read; `end_line_no` is the line of the message that ended the order (empty while open, and in a database made "
+              "before schema 6: the book at an instant then reads more)",
     "executions": "one row per execution (E takes symbol and price from its order; P/r/2 carry "
                   "their own); broken once a Trade Break names it",
     "meta": "schema_version",

@@ -137,6 +137,11 @@ class Lifecycle:
     event_price: np.ndarray  # per event: execution price (ticks); -1 not an execution or unknown
     changes: Changes | None  # None when not asked for
 
+    def end_line(self, add_line: np.ndarray) -> np.ndarray:
+        """Per add (``add_line``: their lines), the line of the message that ended the
+        order (its add's, when nothing was left to rest); -1 while it is open."""
+        return np.where(self.open, -1, np.where(self.last_line >= 0, self.last_line, add_line))
+
 
 def _ascending(lines: np.ndarray) -> bool:
     return len(lines) < 2 or bool(np.all(lines[1:] > lines[:-1]))

@@ -36,7 +36,9 @@ from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_CO
 #: order_minutes), filled at ingest;
 #: orders.remaining_shares stored.
 #: 6: message_prices, message_shares, message_blocks, message_ids, execution_minutes
-#: (pitch.summaries).
+#: (pitch.summaries); orders.end_line_no, the line that ended the order (NULL: open,
+#: or not known), so that the book at an instant reads only the orders live then
+#: (pitch.book_fast).
 #: Older files migrate when opened.
 SCHEMA_VERSION = 6
 # The defaults live in pitch.settings (one validated object); these names stay for callers.
@@ -110,7 +112,7 @@ TABLES: dict[str, str] = {
               "VIRTUAL, "
               "first_time_ns BIGINT, last_time_ns BIGINT, events BIGINT, "
               "modifies BIGINT NOT NULL DEFAULT 0, added_shares BIGINT NOT NULL DEFAULT 0, "
-              "last_price DECIMAL(18,4)",
+              "last_price DECIMAL(18,4), end_line_no BIGINT",
     "executions": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, execution_id UBIGINT, "
                   "time_ns BIGINT, symbol VARCHAR, shares BIGINT, price DECIMAL(18,4), "
                   "type VARCHAR, order_id UBIGINT, broken BOOLEAN",
@@ -205,6 +207,8 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     if _orders_stored(conn) or _remaining_generated(conn) or _lacks(conn, "orders", "modifies"):
         _migrate_orders(conn)
     _migrate_to_4(conn)
+    if _lacks(conn, "orders", "end_line_no"):  # version 5: NULL, still exact (just slower)
+        conn.execute("ALTER TABLE orders ADD COLUMN end_line_no BIGINT")
     uncounted = [name for name in summaries.TABLES if not exists(conn, name)]
     for name, columns in TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
@@ -260,7 +264,7 @@ def _migrate_from_1(conn: duckdb.DuckDBPyConnection) -> None:
 ORDER_STORED_COLUMNS = ("file_id", "line_no", "order_id", "symbol", "side", "price", "shares",
                         "executed_shares", "cancelled_shares", "remaining_shares",
                         "first_time_ns", "last_time_ns", "events", "modifies", "added_shares",
-                        "last_price")
+                        "last_price", "end_line_no")
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -655,5 +655,10 @@ def test_book_and_bbo_answer_as_the_commands_do(world) -> None:
     csv = ok(get(world.url, "/bbo/SPY", format="csv")).body
     assert csv == book.to_csv(book.bbo(world.ref, "SPY"))
     assert csv.startswith(b"line_no,time_ns,bid_price,bid_shares,ask_price,ask_shares\n")
+    full = book.load(world.ref, "SPY")  # the route reads only the live orders: the same
+    for at in ("08:00:30", "12:00:00", None):
+        query = {"levels": 3, "format": "csv"} | ({"at": at} if at else {})
+        assert ok(get(world.url, "/book/SPY", **query)).body == book.to_csv(
+            full.levels_at(at and book.parse_time(at), 3))
     assert get(world.url, "/book/NOPE").status == 404
     assert get(world.url, "/book/SPY", at="25:00").status == 422

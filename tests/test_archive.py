@@ -196,6 +196,30 @@ def test_file_key_is_52_bits_of_the_content_hash() -> None:
     assert file_key("f" * 64) == 2**52 - 1 and file_key("0" * 12 + "1" + "f" * 51) == 1
 
 
+@pytest.mark.parametrize("older", ["every", "one"])
+def test_an_archive_without_end_line_no_still_opens_and_books_exactly(exported, tmp_path,
+                                                                      older) -> None:
+    """Orders files written before schema 6 have no end_line_no: NULL there (every file,
+    or one among newer ones, which DuckDB then reads by name), and the book is exact."""
+    from pitch import book
+
+    copy = tmp_path / "archive"
+    shutil.copytree(exported, copy)
+    parts = sorted((copy / "orders").glob("date=*/file=*/*.parquet"))
+    for part in parts if older == "every" else parts[-1:]:
+        pq.write_table(pq.read_table(part).drop_columns(["end_line_no"]), part)
+    conn = archive.connect(copy)
+    try:
+        known, total = conn.execute("SELECT count(end_line_no), count(*) FROM orders").fetchone()
+        assert total > 0 and (known == 0) == (older == "every") and known < total
+        fid = conn.execute("SELECT file_id FROM files WHERE name LIKE 'sample%'").fetchone()[0]
+        full = book.load(conn, "SPY", fid)
+        for at in (28_800_500_000_000, 28_900_000_000_000, None):
+            assert book.book_at(conn, "SPY", at, 10**6, fid).equals(full.levels_at(at, 10**6))
+    finally:
+        conn.close()
+
+
 # -- read-only and sandboxed -----------------------------------------------------------------------
 
 def test_the_archive_connection_reads_only_the_archive(exported, tmp_path) -> None:

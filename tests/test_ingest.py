@@ -190,7 +190,9 @@ def test_a_version_1_database_migrates_on_open(tmp_path, real_sample) -> None:
         old.execute(f"CREATE TABLE {table} ({store.TABLES[table]})")
         old.execute(f"INSERT INTO {table} SELECT * FROM v2.{table}")
     old.execute("CREATE TABLE messages AS SELECT * FROM v2.messages ORDER BY file_id, line_no")
-    old.execute("CREATE TABLE orders AS SELECT *, NULL::BIGINT AS end_line_no FROM v2.orders")
+    # version 1's end_line_no was the line of the id's next add: not schema 6's
+    old.execute("CREATE TABLE orders AS SELECT * EXCLUDE (end_line_no), "
+                "line_no + 1 AS end_line_no FROM v2.orders")
     old.execute("CREATE SEQUENCE file_ids START 2")
     old.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     old.close()
@@ -201,14 +203,18 @@ def test_a_version_1_database_migrates_on_open(tmp_path, real_sample) -> None:
     conn = duckdb.connect(str(tmp_path / "v1.duckdb"), read_only=True)
     conn.execute(f"ATTACH '{tmp_path / 'v2.duckdb'}' AS v2 (READ_ONLY)")
     for table in ("messages", "orders", "executions"):
-        diff = conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v2.{table})"
+        diff = conn.execute(f"SELECT count(*) FROM (SELECT * EXCLUDE (end_line_no) FROM {table} "
+                            f"EXCEPT ALL SELECT * EXCLUDE (end_line_no) FROM v2.{table})"
+                            if table == "orders" else
+                            f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v2.{table})"
                             ).fetchone()[0]
         assert diff == 0 and table_counts(conn)[table] > 0, table
     kinds = dict(conn.execute("SELECT table_name, table_type FROM information_schema.tables "
                               "WHERE table_catalog = 'v1'").fetchall())
     assert kinds["messages"] == "VIEW" and kinds["messages_common"] == "BASE TABLE"
     assert conn.execute("SELECT count(*) FROM messages_other").fetchone()[0] > 1000
-    assert "end_line_no" not in conn.execute("FROM orders LIMIT 0").df().columns
+    # version 1's values are dropped: unknown ends (NULL) are exact, wrong ones would not be
+    assert conn.execute("SELECT count(end_line_no) FROM orders").fetchone() == (0,)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
         str(store.SCHEMA_VERSION),)
     assert "GENERATED" in conn.execute("SELECT sql FROM duckdb_tables() "
@@ -282,4 +288,30 @@ def test_a_version_4_database_gets_stored_remaining_shares_and_counts(tmp_path) 
     assert "REMAINING_SHARES BIGINT," in conn.execute(
         "SELECT upper(sql) FROM duckdb_tables() WHERE table_name = 'orders' "
         "AND database_name = 'v4'").fetchone()[0]
+    conn.close()
+
+
+def test_a_version_5_database_gets_end_line_no_unknown(tmp_path) -> None:
+    """Version 5 had no orders.end_line_no: it is added empty (NULL: the book reads more)."""
+    import shutil
+
+    new = store.connect(tmp_path / "v6.duckdb")
+    ingest.ingest_path(new, settings.SAMPLE_FILE)
+    new.close()
+    shutil.copy(tmp_path / "v6.duckdb", tmp_path / "v5.duckdb")
+    old = duckdb.connect(str(tmp_path / "v5.duckdb"))
+    old.execute("ALTER TABLE orders DROP COLUMN end_line_no")
+    old.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    old.close()
+
+    store.connect(tmp_path / "v5.duckdb").close()  # migrates
+    conn = duckdb.connect(str(tmp_path / "v5.duckdb"), read_only=True)
+    conn.execute(f"ATTACH '{tmp_path / 'v6.duckdb'}' AS v6 (READ_ONLY)")
+    assert conn.execute("SELECT count(*), count(end_line_no) FROM orders").fetchone() == \
+        (conn.execute("SELECT count(*) FROM v6.orders").fetchone()[0], 0)
+    assert conn.execute("SELECT count(*) FROM (SELECT * EXCLUDE (end_line_no) FROM orders "
+                        "EXCEPT ALL SELECT * EXCLUDE (end_line_no) FROM v6.orders)"
+                        ).fetchone() == (0,)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+        str(store.SCHEMA_VERSION),)
     conn.close()
