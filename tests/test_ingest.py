@@ -254,13 +254,7 @@ def test_a_version_2_database_gets_generated_order_columns(tmp_path, real_sample
 
 def test_a_version_4_database_gets_stored_remaining_shares_and_counts(tmp_path) -> None:
     """Version 4 computed orders.remaining_shares when read and had no per-file counts."""
-    import shutil
-
-    new = store.connect(tmp_path / "v5.duckdb")
-    ingest.ingest_path(new, settings.SAMPLE_FILE)
-    new.close()
-    shutil.copy(tmp_path / "v5.duckdb", tmp_path / "v4.duckdb")
-    old = duckdb.connect(str(tmp_path / "v4.duckdb"))
+    old = _current_and_a_copy(tmp_path, "v5", "v4")
     v4 = store.TABLES["orders"].replace(
         "remaining_shares BIGINT, ", "remaining_shares BIGINT GENERATED ALWAYS AS "
         "(shares + added_shares - executed_shares - cancelled_shares) VIRTUAL, ")
@@ -292,15 +286,12 @@ def test_a_version_4_database_gets_stored_remaining_shares_and_counts(tmp_path) 
 
 
 def test_a_version_5_database_gets_end_line_no_unknown(tmp_path) -> None:
-    """Version 5 had no orders.end_line_no: it is added empty (NULL: the book reads more)."""
-    import shutil
-
-    new = store.connect(tmp_path / "v6.duckdb")
-    ingest.ingest_path(new, settings.SAMPLE_FILE)
-    new.close()
-    shutil.copy(tmp_path / "v6.duckdb", tmp_path / "v5.duckdb")
-    old = duckdb.connect(str(tmp_path / "v5.duckdb"))
+    """Version 5 had no orders.end_line_no: it is added empty (NULL: the book reads more);
+    nor the counts of schema 6, which are counted from its rows."""
+    old = _current_and_a_copy(tmp_path, "v6", "v5")
     old.execute("ALTER TABLE orders DROP COLUMN end_line_no")
+    for table in SCHEMA_6_COUNTS:
+        old.execute(f"DROP TABLE {table}")
     old.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     old.close()
 
@@ -312,6 +303,28 @@ def test_a_version_5_database_gets_end_line_no_unknown(tmp_path) -> None:
     assert conn.execute("SELECT count(*) FROM (SELECT * EXCLUDE (end_line_no) FROM orders "
                         "EXCEPT ALL SELECT * EXCLUDE (end_line_no) FROM v6.orders)"
                         ).fetchone() == (0,)
+    for table in SCHEMA_6_COUNTS:
+        assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v6.{table})"
+                            ).fetchone()[0] == 0, table
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == \
+            conn.execute(f"SELECT count(*) FROM v6.{table}").fetchone() != (0,), table
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
         str(store.SCHEMA_VERSION),)
     conn.close()
+
+
+#: The per-file counts that schema 6 added.
+SCHEMA_6_COUNTS = ("message_prices", "message_shares", "message_blocks", "message_ids",
+                   "execution_minutes")
+
+
+def _current_and_a_copy(tmp_path, current: str, old: str) -> duckdb.DuckDBPyConnection:
+    """The sample ingested into ``current``.duckdb, and a connection to a copy of it,
+    ``old``.duckdb, for the test to turn into an older schema."""
+    import shutil
+
+    new = store.connect(tmp_path / f"{current}.duckdb")
+    ingest.ingest_path(new, settings.SAMPLE_FILE)
+    new.close()
+    shutil.copy(tmp_path / f"{current}.duckdb", tmp_path / f"{old}.duckdb")
+    return duckdb.connect(str(tmp_path / f"{old}.duckdb"))
