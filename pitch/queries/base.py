@@ -51,7 +51,7 @@ def _order_by(sorts: dict[str, str], sort: str, desc: bool) -> str:
 def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
           sorts: dict[str, str], where: str, params: list, sort: str, desc: bool, page: int,
           page_size: int, total: int | None,
-          counts: Callable[[str, bool], list[tuple[object, int]] | None] | None = None,
+          counts: Callable[[str, bool], list[tuple[object, object, int]] | None] | None = None,
           blocks: seek.Blocks | None = None) -> pd.DataFrame:
     """One page of ``table``, cheap however deep it is.
 
@@ -61,7 +61,7 @@ def _page(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
     past the first few is found by a band seek (:mod:`.seek`), which sorts
     only a narrow band of keys around it. Without ``total`` a deep page
     counts the matching rows first. ``counts(column, desc)``, when given, may
-    say how many matching rows hold each value of the sort column, in order
+    say how many matching rows hold each value (or range) of the sort column, in order
     (from the counts kept at ingest), so that the seek starts at the page;
     ``blocks`` (:data:`.seek.Blocks`) does the same for rows in file order.
     """
