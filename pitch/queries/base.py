@@ -201,14 +201,13 @@ def block_counts(conn: duckdb.DuckDBPyConnection, table: str, count: str,
     def blocks(column: str | None, value: object) -> list | None:
         if column is not None and column not in columns:
             return None
-        conds, more = ([f"({where.removeprefix('WHERE ')})"] if where else []), []
+        rows = seek.Rows(table, where, params)
         if column is not None:
-            conds.append(f"{column} IS NULL" if value is None else f"{column} = ?")
-            more = [] if value is None else [value]
-        filtered = ("WHERE " + " AND ".join(conds)) if conds else ""
+            rows = rows.narrowed([f"{column} IS NULL" if value is None else f"{column} = ?"],
+                                 [] if value is None else [value])
         return conn.execute(f"SELECT file_id, min(first_line), max(last_line), sum({count}) "
-                            f"FROM {table} {filtered} GROUP BY file_id, block "
-                            "ORDER BY file_id, block", params + more).fetchall()
+                            f"FROM {table} {rows.where} GROUP BY file_id, block "
+                            "ORDER BY file_id, block", rows.params).fetchall()
     return blocks
 
 
