@@ -272,13 +272,8 @@ def test_a_version_4_database_gets_stored_remaining_shares_and_counts(tmp_path) 
     store.connect(tmp_path / "v4.duckdb").close()  # migrates
     conn = duckdb.connect(str(tmp_path / "v4.duckdb"), read_only=True)
     conn.execute(f"ATTACH '{tmp_path / 'v5.duckdb'}' AS v5 (READ_ONLY)")
-    for table in ("orders", "message_counts", "message_seconds", "order_counts",
-                  "order_minutes"):
-        assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v5.{table})"
-                            ).fetchone()[0] == 0, table
-        count = f"SELECT count(*) FROM {{}}{table}"
-        assert conn.execute(count.format("")).fetchone() == \
-            conn.execute(count.format("v5.")).fetchone() != (0,), table
+    _assert_same_rows(conn, "v5", ("orders", "message_counts", "message_seconds",
+                                    "order_counts", "order_minutes"))
     assert "REMAINING_SHARES BIGINT," in conn.execute(
         "SELECT upper(sql) FROM duckdb_tables() WHERE table_name = 'orders' "
         "AND database_name = 'v4'").fetchone()[0]
@@ -303,11 +298,7 @@ def test_a_version_5_database_gets_end_line_no_unknown(tmp_path) -> None:
     assert conn.execute("SELECT count(*) FROM (SELECT * EXCLUDE (end_line_no) FROM orders "
                         "EXCEPT ALL SELECT * EXCLUDE (end_line_no) FROM v6.orders)"
                         ).fetchone() == (0,)
-    for table in SCHEMA_6_COUNTS:
-        assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v6.{table})"
-                            ).fetchone()[0] == 0, table
-        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == \
-            conn.execute(f"SELECT count(*) FROM v6.{table}").fetchone() != (0,), table
+    _assert_same_rows(conn, "v6", SCHEMA_6_COUNTS)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
         str(store.SCHEMA_VERSION),)
     conn.close()
@@ -328,3 +319,14 @@ def _current_and_a_copy(tmp_path, current: str, old: str) -> duckdb.DuckDBPyConn
     new.close()
     shutil.copy(tmp_path / f"{current}.duckdb", tmp_path / f"{old}.duckdb")
     return duckdb.connect(str(tmp_path / f"{old}.duckdb"))
+
+
+def _assert_same_rows(conn: duckdb.DuckDBPyConnection, other: str, tables: tuple[str, ...]
+                      ) -> None:
+    """Each table holds the same rows as in the attached database ``other``, and some."""
+    for table in tables:
+        assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM "
+                            f"{other}.{table})").fetchone()[0] == 0, table
+        count = f"SELECT count(*) FROM {{}}{table}"
+        assert conn.execute(count.format("")).fetchone() == \
+            conn.execute(count.format(f"{other}.")).fetchone() != (0,), table
