@@ -218,7 +218,7 @@ def _replace_with_view(conn: duckdb.DuckDBPyConnection, root: Path, table: str) 
     mixed = any(0 < held.get(f.name, 0) < files for f in db_columns(table))
     if table == "messages":
         conn.execute("DROP VIEW messages")
-        for storage in ("messages_common", "messages_other", "messages_binary"):
+        for storage, _ in store.MESSAGE_STORAGE:
             conn.execute(f"DROP TABLE {storage}")
     else:
         conn.execute(f"DROP TABLE {table}")

@@ -27,9 +27,9 @@ _HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", ARROW_TYPES[
          ("unit", pa.int64()), ("sequence", pa.int64()), ("packet", pa.int64())]
 _TYPES = {**ARROW_TYPES, Kind.UINT: pa.int64(), Kind.ID: pa.uint64(),
           Kind.PRICE_SHORT: pa.decimal128(18, 4), Kind.PRICE_LONG: pa.decimal128(18, 4)}
-#: Arrow schema of the rare types' batch (every ``messages_binary`` column but file_id).
+#: Arrow schema of the rare types' batch (every ``messages_binary_other`` column but file_id).
 SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_FIELD_COLUMNS.items()])
-#: Arrow schema of the frequent types' batch: only the columns they use.
+#: Arrow schema of the frequent types' batch: only the columns they use (``messages_binary``).
 COMMON_SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_COMMON_COLUMNS.items()])
 
 #: Layout index by (type byte, length byte); -1: not a message we know.

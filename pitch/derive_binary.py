@@ -17,7 +17,8 @@ import pyarrow as pa
 from . import binary, lifecycle
 from .binary import BinaryBatch
 from .derive import Linked, Lifecycles
-from .layouts import BREAK_CODES, EXECUTE_CODES, ROLES, TRADE_CODES, Role
+from .layouts import (BINARY_COMMON_CODES, BINARY_LAYOUTS, BREAK_CODES, EXECUTE_CODES, ROLES,
+                      TRADE_CODES, Role)
 from .store import ORDER_STORED_COLUMNS, sql_list
 
 ADD_SCHEMA = pa.schema([binary.SCHEMA.field(c) for c in (
@@ -43,6 +44,26 @@ SELECT $f, line_no, order_id, symbol, side, price, shares, executed, cancelled,
 FROM _pitch_orders
 """
 
+
+_BINARY_CODES = frozenset(layout.code for layout in BINARY_LAYOUTS)
+
+
+def _stored(codes: tuple[str, ...], columns: str, where: str = "") -> str:
+    """``SELECT columns`` of the file's messages of ``codes``, from the storage table(s)
+    that hold them (the frequent types' ``messages_binary``, the rare types'
+    ``messages_binary_other``)."""
+    codes = tuple(c for c in codes if c in _BINARY_CODES)
+    parts = []
+    for table, part in (("messages_binary", [c for c in codes if c in BINARY_COMMON_CODES]),
+                        ("messages_binary_other",
+                         [c for c in codes if c not in BINARY_COMMON_CODES])):
+        if part:
+            parts.append(f"SELECT {columns} FROM {table} "
+                         f"WHERE file_id = $f AND type IN ({sql_list(tuple(part))}){where}")
+    return " UNION ALL ".join(parts)
+
+
+_LINES = " AND line_no >= $lo AND line_no < $hi"
 # Executions take their order's symbol, and the price replay found (the
 # order's price at that moment, or their own); trades carry both. One range of
 # lines at a time, as text's (see pitch.derive.insert_derived).
@@ -50,19 +71,17 @@ _EXECUTIONS_SQL = f"""
 INSERT INTO executions
 SELECT $f, e.line_no, e.execution_id, e.time_ns, f.symbol, e.shares, coalesce(f.price, e.price),
        e.type, e.order_id, e.execution_id IN (FROM _pitch_broken)
-FROM (SELECT line_no, execution_id, time_ns, shares, type, order_id, price FROM messages_binary
-      WHERE file_id = $f AND type IN ({sql_list(EXECUTE_CODES)})
-        AND line_no >= $lo AND line_no < $hi) e
+FROM ({_stored(EXECUTE_CODES, "line_no, execution_id, time_ns, shares, type, order_id, price",
+               _LINES)}) e
 JOIN (FROM _pitch_fills_t WHERE line_no >= $lo AND line_no < $hi) f ON f.line_no = e.line_no
 UNION ALL
 SELECT $f, line_no, execution_id, time_ns, symbol, shares, price, type, order_id,
        execution_id IN (FROM _pitch_broken)
-FROM messages_binary WHERE file_id = $f AND type IN ({sql_list(TRADE_CODES)})
-  AND line_no >= $lo AND line_no < $hi
+FROM ({_stored(TRADE_CODES, "line_no, execution_id, time_ns, symbol, shares, price, type, "
+               "order_id", _LINES)})
 ORDER BY 2
 """
-_BROKEN_SQL = f"""CREATE TEMP TABLE _pitch_broken AS
-SELECT execution_id FROM messages_binary WHERE file_id = $f AND type IN ({sql_list(BREAK_CODES)})"""
+_BROKEN_SQL = f"""CREATE TEMP TABLE _pitch_broken AS {_stored(BREAK_CODES, "execution_id")}"""
 
 
 def _ticks(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

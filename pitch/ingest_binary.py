@@ -3,9 +3,10 @@
 :func:`binary_chunks` reads the (decompressed) file in chunks, frames each
 (:mod:`pitch.framing`) and decodes its units (:mod:`pitch.binary`);
 :class:`BinaryStream` hands the messages to DuckDB as Arrow batches for
-``messages_binary`` and keeps the tallies that :mod:`pitch.ingest` writes in
-``files``: rejects (bad messages and damage to the capture itself), skipped
-frames, duplicates and gaps. Memory is bounded by the chunk size.
+``messages_binary`` (the rare types are spooled for ``messages_binary_other``)
+and keeps the tallies that :mod:`pitch.ingest` writes in ``files``: rejects
+(bad messages and damage to the capture itself), skipped frames, duplicates
+and gaps. Memory is bounded by the chunk size.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class BinaryStream:
     The same interface as the text stream of :mod:`pitch.ingest`.
     """
 
-    table, schema, other_table = "messages_binary", binary.COMMON_SCHEMA, "messages_binary"
+    table, schema, other_table = "messages_binary", binary.COMMON_SCHEMA, "messages_binary_other"
 
     def __init__(self, items: Generator[tuple[Chunk, int], None, None], buckets: int) -> None:
         self._items = items

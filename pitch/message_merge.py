@@ -1,6 +1,6 @@
 """One file's messages in time order, read cheaply: a merge of its storage tables' runs.
 
-``messages`` is a view over three storage tables (:mod:`pitch.store`). Asking
+``messages`` is a view over four storage tables (:mod:`pitch.store`). Asking
 DuckDB for ``SELECT * FROM messages ... ORDER BY time_ns, line_no`` makes it
 carry all 30 columns of every row through a sort, most of them NULL padding:
 about 0.8 CPU-seconds per million messages, more than writing them to
@@ -23,11 +23,7 @@ from . import store
 from .file_tables import ID_TYPE, archive_schema
 
 #: The storage tables behind ``messages`` and their columns (file_id included).
-STORAGE: tuple[tuple[str, dict[str, str]], ...] = (
-    ("messages_common", store.COMMON_MESSAGE_COLUMNS),
-    ("messages_other", store.OTHER_MESSAGE_COLUMNS),
-    ("messages_binary", store.BINARY_MESSAGE_COLUMNS),
-)
+STORAGE = store.MESSAGE_STORAGE
 _ORDER = "ORDER BY time_ns NULLS FIRST, line_no"
 
 

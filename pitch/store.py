@@ -1,14 +1,16 @@
 """The DuckDB database: where it lives, how to open it, its schema.
 
 The ``messages`` columns derive from :mod:`pitch.layouts`; the other tables
-are declared here. ``messages`` is a view over three tables:
+are declared here. ``messages`` is a view over four tables:
 ``messages_common`` holds the high-volume text types
 (:data:`pitch.layouts.COMMON_CODES`) with only their own columns,
-``messages_other`` every other text type with every text column, and
-``messages_binary`` the binary Multicast PITCH messages with their unit,
-sequence and packet. DuckDB spends write time on every stored column, even one
-that is all NULL, and the common types use 7 of the 18 text field columns. ``orders`` and
-``executions`` are materialised per file at ingest time (see
+``messages_other`` every other text type with every text column;
+``messages_binary`` and ``messages_binary_other`` do the same for binary
+Multicast PITCH (:data:`pitch.layouts.BINARY_COMMON_CODES`), with the unit,
+sequence and packet of every message. DuckDB spends write time on every stored
+column, even one that is all NULL (about 40 ns a row each): the common text
+types use 7 of the 18 text field columns, the frequent binary types 8 of 23.
+``orders`` and ``executions`` are materialised per file at ingest time (see
 :mod:`pitch.derive`), so reading them costs a scan, not a join over every
 message.
 """
@@ -24,7 +26,8 @@ import duckdb
 
 from . import settings, summaries
 from .errors import DatabaseBusyError, PitchError
-from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_COLUMNS,
+from .layouts import (ALL_LAYOUTS, BINARY_COMMON_CODES, BINARY_COMMON_COLUMNS,
+                      BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_COLUMNS,
                       FIELD_COLUMNS, MESSAGE_TYPES, ROLES, SQL_TYPES, TEXT_FIELD_COLUMNS)
 
 #: 2: messages split into messages_common + messages_other behind a view;
@@ -39,8 +42,10 @@ from .layouts import (ALL_LAYOUTS, BINARY_FIELD_COLUMNS, COMMON_CODES, COMMON_CO
 #: (pitch.summaries); orders.end_line_no, the line that ended the order (NULL: open,
 #: or not known), so that the book at an instant reads only the orders live then
 #: (pitch.book_fast).
+#: 7: messages_binary keeps the frequent binary types with only their columns; the
+#: rare ones moved to messages_binary_other.
 #: Older files migrate when opened.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # The defaults live in pitch.settings (one validated object); these names stay for callers.
 DEFAULT_DB = settings.Settings.db
 DEFAULT_MEMORY_LIMIT = settings.Settings.memory_limit
@@ -78,8 +83,10 @@ MESSAGE_COLUMNS: dict[str, str] = {**_BINARY_HEAD, **_typed(FIELD_COLUMNS)}
 OTHER_MESSAGE_COLUMNS: dict[str, str] = {**_HEAD, **_typed(TEXT_FIELD_COLUMNS)}
 #: Columns of ``messages_common``.
 COMMON_MESSAGE_COLUMNS: dict[str, str] = {**_HEAD, **_typed(COMMON_COLUMNS)}
-#: Columns of ``messages_binary``.
+#: Columns of ``messages_binary_other`` (every binary column).
 BINARY_MESSAGE_COLUMNS: dict[str, str] = {**_BINARY_HEAD, **_typed(BINARY_FIELD_COLUMNS)}
+#: Columns of ``messages_binary`` (the frequent binary types').
+BINARY_COMMON_MESSAGE_COLUMNS: dict[str, str] = {**_BINARY_HEAD, **_typed(BINARY_COMMON_COLUMNS)}
 
 
 def _spec(columns: dict[str, str]) -> str:
@@ -96,7 +103,8 @@ TABLES: dict[str, str] = {
              "skipped_packets BIGINT DEFAULT 0, duplicates BIGINT DEFAULT 0",
     "messages_common": _spec(COMMON_MESSAGE_COLUMNS),
     "messages_other": _spec(OTHER_MESSAGE_COLUMNS),
-    "messages_binary": _spec(BINARY_MESSAGE_COLUMNS),
+    "messages_binary": _spec(BINARY_COMMON_MESSAGE_COLUMNS),
+    "messages_binary_other": _spec(BINARY_MESSAGE_COLUMNS),
     "rejects": "file_id INTEGER NOT NULL, line_no BIGINT NOT NULL, byte_offset BIGINT, raw BLOB, "
                "reason VARCHAR NOT NULL, packet BIGINT",
     "gaps": "file_id INTEGER NOT NULL, unit BIGINT NOT NULL, expected_sequence BIGINT NOT NULL, "
@@ -125,15 +133,17 @@ def _select(stored: dict[str, str]) -> str:
     return ", ".join(c if c in stored else f"NULL::{t} AS {c}" for c, t in MESSAGE_COLUMNS.items())
 
 
-#: The tables behind the ``messages`` view, with their columns.
-_MESSAGE_PARTS = (("messages_common", COMMON_MESSAGE_COLUMNS),
-                  ("messages_other", OTHER_MESSAGE_COLUMNS),
-                  ("messages_binary", BINARY_MESSAGE_COLUMNS))
+#: The tables behind the ``messages`` view, with their columns (file_id included).
+MESSAGE_STORAGE: tuple[tuple[str, dict[str, str]], ...] = (
+    ("messages_common", COMMON_MESSAGE_COLUMNS),
+    ("messages_other", OTHER_MESSAGE_COLUMNS),
+    ("messages_binary", BINARY_COMMON_MESSAGE_COLUMNS),
+    ("messages_binary_other", BINARY_MESSAGE_COLUMNS))
 
 
 def _messages_view(sample: str = "") -> str:
     return " UNION ALL ".join(f"SELECT {_select(columns)} FROM {table}{sample}"
-                              for table, columns in _MESSAGE_PARTS)
+                              for table, columns in MESSAGE_STORAGE)
 
 
 #: Views (name -> SELECT). ``messages`` is the documented interface.
@@ -209,6 +219,7 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     _migrate_to_4(conn)
     if _lacks(conn, "orders", "end_line_no"):  # version 5: NULL, still exact (just slower)
         conn.execute("ALTER TABLE orders ADD COLUMN end_line_no BIGINT")
+    _migrate_to_7(conn)
     uncounted = [name for name in summaries.TABLES if not exists(conn, name)]
     for name, columns in TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
@@ -292,6 +303,29 @@ def _migrate_to_4(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute("ALTER TABLE rejects ADD COLUMN packet BIGINT")
 
 
+def _migrate_to_7(conn: duckdb.DuckDBPyConnection) -> None:
+    """Versions 4-6 kept every binary type in one wide ``messages_binary``: split it."""
+    old = _columns(conn, "messages_binary")
+    if not old or set(old) == set(BINARY_COMMON_MESSAGE_COLUMNS):
+        return
+    common = sql_list(BINARY_COMMON_CODES)
+    conn.execute("BEGIN")
+    try:
+        conn.execute("DROP VIEW IF EXISTS messages")  # over the old table; made again below
+        conn.execute("ALTER TABLE messages_binary RENAME TO messages_binary_v6")
+        for name, columns in (("messages_binary", BINARY_COMMON_MESSAGE_COLUMNS),
+                              ("messages_binary_other", BINARY_MESSAGE_COLUMNS)):
+            conn.execute(f"CREATE TABLE {name} ({TABLES[name]})")
+            where = "IN" if name == "messages_binary" else "NOT IN"
+            conn.execute(f"INSERT INTO {name} SELECT {', '.join(columns)} FROM messages_binary_v6 "
+                         f"WHERE type {where} ({common}) ORDER BY file_id, line_no")
+        conn.execute("DROP TABLE messages_binary_v6")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _orders_sql(conn: duckdb.DuckDBPyConnection) -> str:
     row = conn.execute("SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
                        "AND schema_name = 'main' AND table_name = 'orders'").fetchone()
@@ -373,8 +407,8 @@ def registered(cur: duckdb.DuckDBPyConnection, name: str, data: object) -> Itera
 #: Every table that holds rows of one file, by ``file_id``; ``files`` last.
 #: A new per-file table (binary PITCH's ``gaps``) is one more entry here.
 FILE_TABLES: tuple[str, ...] = ("messages_common", "messages_other", "messages_binary",
-                                "rejects", "gaps", "orders", "executions",
-                                *summaries.TABLES, "files")
+                                "messages_binary_other", "rejects", "gaps", "orders",
+                                "executions", *summaries.TABLES, "files")
 
 
 class UnknownFileError(PitchError):

@@ -1,7 +1,7 @@
 """The book (pitch.book, pitch.bbo) against the slow reference replay, from the database.
 
 The real sample, a generated text session, a binary session written straight
-into ``messages_binary``, and random streams: depth at many instants and the
+into ``messages_binary_other``, and random streams: depth at many instants and the
 whole BBO series equal ``book_reference`` (a dict of live orders replaying
 the rows of ``messages`` one at a time).
 """
@@ -158,7 +158,7 @@ def test_generated_text_session_equals_the_reference(tmp_path) -> None:
     conn.close()
 
 
-# --- binary: rows written straight into messages_binary ------------------------------
+# --- binary: rows written straight into messages_binary_other --------------------------
 
 def binary_session(seed: int, n: int) -> pd.DataFrame:
     """A messy binary session: 3 units, 3 symbols, modifies, executions at price, deletes,
@@ -208,7 +208,8 @@ def test_binary_session_equals_the_reference(tmp_path, monkeypatch, bucket_rows)
     conn.execute("INSERT INTO files (file_id, name, size, sha256, status, format) "
                  "VALUES (1, 'cap.pcap', 1, 'x', 'done', 'pcap')")
     conn.register("frame", frame)
-    conn.execute("INSERT INTO messages_binary BY NAME SELECT 1 AS file_id, * FROM frame")
+    # The table with every binary column: the book reads the messages view, whichever table.
+    conn.execute("INSERT INTO messages_binary_other BY NAME SELECT 1 AS file_id, * FROM frame")
     rows = rows_of(conn, 1)
     assert any(r["time_ns"] is None for r in rows) and any(r["type"] == "0x97" for r in rows)
     times = sorted(r["time_ns"] for r in rows if r["time_ns"] is not None)

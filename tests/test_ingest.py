@@ -252,6 +252,54 @@ def test_a_version_2_database_gets_generated_order_columns(tmp_path, real_sample
     conn.close()
 
 
+def test_a_version_6_database_splits_its_binary_messages(tmp_path) -> None:
+    """Version 6 kept every binary type in one wide messages_binary."""
+    import shutil
+
+    from pitch import capture_write
+    from pitch.generate_binary import session
+    from pitch.layouts import BINARY_COMMON_CODES
+
+    capture = tmp_path / "session.pcap"
+    capture.write_bytes(capture_write.write_pcap(session(5_000, seed=3).units))
+    new = store.connect(tmp_path / "v7.duckdb")
+    ingest.ingest_path(new, capture)
+    new.close()
+    shutil.copy(tmp_path / "v7.duckdb", tmp_path / "v6.duckdb")
+    old = duckdb.connect(str(tmp_path / "v6.duckdb"))
+    old.execute("DROP VIEW messages")
+    old.execute(f"CREATE TABLE messages_binary_v6 ({store.TABLES['messages_binary_other']})")
+    old.execute(f"INSERT INTO messages_binary_v6 BY NAME SELECT * FROM (FROM messages_binary "
+                f"UNION ALL BY NAME FROM messages_binary_other) ORDER BY file_id, line_no")
+    old.execute("DROP TABLE messages_binary")
+    old.execute("DROP TABLE messages_binary_other")
+    old.execute("ALTER TABLE messages_binary_v6 RENAME TO messages_binary")
+    old.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    old.close()
+
+    conn = store.connect(tmp_path / "v6.duckdb")  # migrates
+    ingest.ingest_path(conn, settings.SAMPLE_FILE)  # and takes new files
+    conn.close()
+    conn = duckdb.connect(str(tmp_path / "v5.duckdb"), read_only=True)
+    conn.execute(f"ATTACH '{tmp_path / 'v6.duckdb'}' AS v6 (READ_ONLY)")
+    for table, columns in (("messages_binary", store.BINARY_COMMON_MESSAGE_COLUMNS),
+                           ("messages_binary_other", store.BINARY_MESSAGE_COLUMNS)):
+        assert [c[0] for c in conn.execute(f"FROM {table} LIMIT 0").description] == \
+            list(columns), table
+        assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v6.{table})"
+                            ).fetchone()[0] == 0, table
+        count = f"SELECT count(*) FROM {{}}{table}"
+        assert conn.execute(count.format("")).fetchone() == \
+            conn.execute(count.format("v6.")).fetchone() != (0,), table
+    frequent = conn.execute("SELECT DISTINCT type FROM messages_binary").fetchall()
+    assert {t for t, in frequent} <= set(BINARY_COMMON_CODES)
+    assert conn.execute("SELECT count(*) FROM messages WHERE file_id = 1").fetchone() == \
+        conn.execute("SELECT count(*) FROM v6.messages").fetchone()
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+        str(store.SCHEMA_VERSION),)
+    conn.close()
+
+
 def test_a_version_4_database_gets_stored_remaining_shares_and_counts(tmp_path) -> None:
     """Version 4 computed orders.remaining_shares when read and had no per-file counts."""
     old = _current_and_a_copy(tmp_path, "v5", "v4")
