@@ -152,9 +152,14 @@ class BinaryLifecycles(Lifecycles):
 
 
 def link(adds: pa.Table, events: pa.Table) -> Linked:
-    """Replay one bucket: its orders with their lifecycle columns, its executions' orders."""
-    adds = adds.sort_by("line_no")
-    events = events.sort_by("line_no")
+    """Replay one bucket: its orders with their lifecycle columns, its executions' orders.
+
+    Orders are written in line order; the events may stay as they came (replay
+    takes them in any order, and the fills are joined by line).
+    """
+    lines = _ints(adds.column("line_no"))
+    if len(lines) > 1 and not np.all(lines[1:] > lines[:-1]):
+        adds = adds.take(np.argsort(lines, kind="stable"))  # a few sorted runs: cheap
     got = lifecycle.replay(
         lifecycle.Adds.build(
             line_no=_ints(adds.column("line_no")), order_id=adds.column("order_id").to_numpy(),

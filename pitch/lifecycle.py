@@ -248,11 +248,15 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
     applied_e = applied & ~start
 
     def per_add(*values: np.ndarray) -> list[np.ndarray]:
-        """Sums per add of each of ``values`` (per entry), in one pass over the groups."""
-        out = np.zeros((na, len(values)), np.int64)
-        if m:
-            out[add_g] = np.add.reduceat(np.stack(values, axis=1).astype(np.int64), g_pos)
-        return list(out.T)
+        """Sums per add of each of ``values`` (per entry). One 1-D reduceat per value:
+        a reduceat over the values stacked as columns took five times as long."""
+        sums = []
+        for v in values:
+            out = np.zeros(na, np.int64)
+            if m:
+                out[add_g] = np.add.reduceat(v.astype(np.int64, copy=False), g_pos)
+            sums.append(out)
+        return sums
 
     count, = per_add(applied)  # the add and its applied events
     last = np.empty(na, np.int64)
