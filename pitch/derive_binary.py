@@ -11,6 +11,8 @@ bucket since they cancel every open order of their unit whatever its id.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pyarrow as pa
 
@@ -151,6 +153,15 @@ class BinaryLifecycles(Lifecycles):
         return link(self.adds[k].reader().read_all(), self.events[k].reader().read_all())
 
 
+#: Rows (adds and events) per part of a bucket's replay (:func:`pitch.lifecycle.replay_parts`),
+#: and the threads replaying parts. At 1M messages (one bucket), alone: a replay
+#: in parts of 15-40k rows took 0.27 CPU-s, in one 0.40; during the ingest (DuckDB
+#: busy beside it) the process took 2.45-2.69 CPU-s instead of 2.99-3.24, and the
+#: orders step 0.40-0.69 s instead of 0.78-0.86.
+PART_ENTRIES = 32_000
+LINK_THREADS = 2
+
+
 def link(adds: pa.Table, events: pa.Table) -> Linked:
     """Replay one bucket: its orders with their lifecycle columns, its executions' orders.
 
@@ -160,7 +171,7 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
     lines = _ints(adds.column("line_no"))
     if len(lines) > 1 and not np.all(lines[1:] > lines[:-1]):
         adds = adds.take(np.argsort(lines, kind="stable"))  # a few sorted runs: cheap
-    got = lifecycle.replay(
+    columns = (
         lifecycle.Adds.build(
             line_no=_ints(adds.column("line_no")), order_id=adds.column("order_id").to_numpy(),
             side=_side_codes(adds.column("side")), shares=_ints(adds.column("shares")),
@@ -172,8 +183,15 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
             role=events.column("role").to_numpy(), shares=_ints(events.column("shares"), 0),
             price=_ticks(events.column("price")),
             remaining=_ints(events.column("remaining_shares")),
-            unit=_ints(events.column("unit")), time_ns=_ints(events.column("time_ns"))),
-        book=False)  # orders need no book changes
+            unit=_ints(events.column("unit")), time_ns=_ints(events.column("time_ns"))))
+    # Orders need no book changes; the replay runs in parts of about PART_ENTRIES
+    # rows by order id (cache-sized), on LINK_THREADS threads.
+    parts = max(1, (adds.num_rows + events.num_rows) // PART_ENTRIES)
+    if parts == 1:
+        got = lifecycle.replay(*columns, book=False)
+    else:
+        with ThreadPoolExecutor(LINK_THREADS, thread_name_prefix="pitch-link-part") as pool:
+            got = lifecycle.replay_parts(*columns, parts, pool.map)
     end_line = got.end_line(_ints(adds.column("line_no")))  # the engine's own end
     orders = adds
     for name, values in (("executed", got.executed), ("cancelled", got.cancelled),

@@ -32,6 +32,7 @@ add with one ``searchsorted`` over the clears.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -178,12 +179,12 @@ def replay(adds: Adds, events: Events, book: bool = True) -> Lifecycle:
     ev_line = events.line_no[ev]
     n = na + len(ev)
     # Sources 0..na-1 are the adds, na.. the order events. Put in line order (when
-    # each comes sorted, a stable sort of the two runs is one merge), then a stable
-    # sort by id puts each add right before its own events (as in pitch.derive);
-    # events before any add of their id are dropped.
+    # they come as a few sorted runs, as chunks give them, a stable sort merges the
+    # runs), then a stable sort by id puts each add right before its own events (as
+    # in pitch.derive); events before any add of their id are dropped.
     lines = np.concatenate([adds.line_no, ev_line])
-    merge = _ascending(adds.line_no) and _ascending(ev_line)
-    by_line = np.argsort(lines, kind="stable" if merge else "quicksort")
+    runs = np.count_nonzero(lines[1:] < lines[:-1]) + 1
+    by_line = np.argsort(lines, kind="stable" if runs <= 1 + len(lines) // 1024 else "quicksort")
     line = lines[by_line]
     if not _ascending(line):
         raise ValueError("line numbers must be unique (an add and an event, or two of either)")
@@ -195,6 +196,90 @@ def replay(adds: Adds, events: Events, book: bool = True) -> Lifecycle:
     sid = ids[by_id]
     keep = start | ((latest >= 0) & (sid[np.maximum(latest, 0)] == sid))
     return _scan(adds, events, ev, src[keep], by_id[keep], start[keep], line, book)
+
+
+#: The per-add fields of a :class:`Lifecycle` (the others are per event, or changes).
+_PER_ADD = ("executed", "cancelled", "added", "modifies", "events", "last_line", "last_time",
+            "last_price", "remaining", "open")
+
+
+def replay_parts(adds: Adds, events: Events, parts: int,
+                 map_: Callable[..., Iterable[None]] = map) -> Lifecycle:
+    """``replay(adds, events, book=False)``, computed in ``parts`` by order id.
+
+    An order and the events of its id share a part (``order_id % parts``); unit
+    clears go to every part, since they cancel every live order of their unit.
+    Each part's arrays stay small enough for the CPU's caches (a part of 15-40k
+    rows took two thirds of the time of one replay of a million), and the parts
+    are independent, so ``map_`` may be a thread pool's. The rows are put in
+    part order once, each part writes its slice, and the results go back once.
+    """
+    if not 1 <= parts < 1 << 16:
+        raise ValueError(f"parts must be 1 to 65535, not {parts}")
+    key = np.uint64(parts)
+    order_ev = _IS_ORDER_ROLE[events.role]
+    by_a, at_a = _by_part((adds.order_id % key).astype(np.uint16), parts)
+    # Events of no order are part ``parts``: the unit clears among them join every part.
+    by_e, at_e = _by_part(np.where(order_ev, events.order_id % key, parts).astype(np.uint16),
+                          parts + 1)
+    clears = np.flatnonzero(events.role == _CLEAR)
+    a, e = _take(adds, by_a), _take(events, by_e)
+    na, ne = len(by_a), int(at_e[parts])  # the events of orders come first in ``e``
+    out = {name: np.zeros(na, bool if name == "open" else np.int64) for name in _PER_ADD}
+    cleared_by = np.full(na, -1, np.int64)
+    event_add = np.full(ne, -1, np.int64)
+    event_price = np.full(ne, -1, np.int64)
+    clear_events = _take(events, clears)
+
+    def one(k: int) -> None:  # each part writes its own slices
+        sa, se = slice(at_a[k], at_a[k + 1]), slice(at_e[k], at_e[k + 1])
+        mine = _take(e, se)
+        got = replay(_take(a, sa), _concat(mine, clear_events) if len(clears) else mine,
+                     book=False)
+        for name in _PER_ADD:
+            out[name][sa] = getattr(got, name)
+        own = se.stop - se.start  # then the part's copy of the unit clears
+        cleared_by[sa] = _through(clears, np.where(got.cleared_by >= 0,
+                                                   got.cleared_by - own, -1))
+        event_add[se] = np.where(got.event_add[:own] >= 0, got.event_add[:own] + sa.start, -1)
+        event_price[se] = got.event_price[:own]
+
+    for _ in map_(one, range(parts)):
+        pass
+    per_add = {}
+    for name, values in (*out.items(), ("cleared_by", cleared_by)):
+        per_add[name] = np.empty_like(values)
+        per_add[name][by_a] = values
+    # Back in the callers' order: events to their rows, adds' indices to theirs.
+    all_add = np.full(len(events.line_no), -1, np.int64)
+    all_add[by_e[:ne]] = _through(by_a, event_add)
+    all_price = np.where(events.role == _EAP, events.price, -1).astype(np.int64)
+    all_price[by_e[:ne]] = event_price
+    return Lifecycle(**per_add, event_add=all_add, event_price=all_price, changes=None)
+
+
+def _through(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``rows[index]``, -1 where ``index`` is -1 (none)."""
+    out = np.full(len(index), -1, np.int64)
+    some = index >= 0
+    out[some] = rows[index[some]]
+    return out
+
+
+def _by_part(part: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows in part order, ascending within each part; where each part starts, and the end)."""
+    order = np.argsort(part, kind="stable")  # a radix sort for 16-bit keys
+    return order, np.concatenate([[0], np.cumsum(np.bincount(part, minlength=parts))])
+
+
+def _take(columns: Any, rows: np.ndarray | slice) -> Any:
+    return type(columns)(**{f.name: getattr(columns, f.name)[rows] for f in fields(columns)})
+
+
+def _concat(first: Any, second: Any) -> Any:
+    return type(first)(**{f.name: np.concatenate([getattr(first, f.name),
+                                                  getattr(second, f.name)])
+                          for f in fields(first)})
 
 
 def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.ndarray,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import book_reference
-from pitch import capture_write, derive, ingest
+from pitch import capture_write, derive, derive_binary, ingest
 from pitch.generate_binary import session
 from pitch.layouts import ROLES, Role
 from pitch.lifecycle import ROLE_IDS, Adds, Events
@@ -46,16 +46,20 @@ def reference(messages: list[dict]):
     return adds, events, got
 
 
-@pytest.mark.parametrize("buckets, lines", [(1, None), (3, None), (3, 997)])
+@pytest.mark.parametrize("buckets, lines, part", [(1, None, None), (3, None, None),
+                                                 (3, 997, None), (1, None, 1000)])
 def test_binary_orders_and_executions_equal_the_slow_replay(db, tmp_path, monkeypatch,
-                                                             buckets: int, lines) -> None:
-    """``lines``: executions inserted that many lines at a time (many ranges)."""
+                                                             buckets: int, lines, part) -> None:
+    """``lines``: executions inserted that many lines at a time (many ranges); ``part``:
+    rows per part of the replay (many parts, on threads)."""
     s = session(30_000, seed=4, gaps=True, retransmissions=True)
     path = tmp_path / "s.pcap"
     path.write_bytes(capture_write.write_pcap(s.units))
     monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False, **_: buckets)
     if lines:
         monkeypatch.setattr(derive, "EXECUTION_LINES", lines)
+    if part:
+        monkeypatch.setattr(derive_binary, "PART_ENTRIES", part)
     ingest.ingest_path(db, path, chunk_size=128 << 10)
     adds, events, want = reference(s.messages)
     assert want.modifies.sum() and want.added.sum() and (want.cleared_by >= 0).any()

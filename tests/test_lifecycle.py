@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 import book_reference as ref
 from pitch.layouts import Role, codes
-from pitch.lifecycle import ROLE_IDS, Adds, Changes, Events, Lifecycle, replay, role_of
+from pitch.lifecycle import (ROLE_IDS, Adds, Changes, Events, Lifecycle, replay,
+                             replay_parts, role_of)
 
 R = ROLE_IDS
 B, S = ord("B"), ord("S")
@@ -239,3 +240,30 @@ def random_stream(seed: int, n: int) -> tuple[Adds, Events]:
 def test_engine_equals_the_reference_on_bigger_streams(seed: int) -> None:
     adds, events = random_stream(seed, 4000)
     assert_same(replay(adds, events), ref.replay(adds, events))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_replay_in_parts_equals_replay(seed: int) -> None:
+    """Split by order id (unit clears in every part), on threads, put back together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    adds, events = random_stream(seed, 4000)
+    if seed % 2:  # rows in any order
+        adds, events, _, _ = shuffled(adds, events, seed)
+    want = replay(adds, events, book=False)
+    assert (want.cleared_by >= 0).any() and want.modifies.any() and (want.event_add >= 0).any()
+    with ThreadPoolExecutor(2) as pool:
+        for parts, map_ in ((1, map), (3, map), (16, pool.map), (5000, pool.map)):
+            got = replay_parts(adds, events, parts, map_)
+            for f in dataclasses.fields(Lifecycle):
+                if f.name != "changes":
+                    np.testing.assert_array_equal(getattr(got, f.name), getattr(want, f.name),
+                                                  f"{parts} parts: {f.name}")
+
+
+def test_replay_in_parts_of_nothing() -> None:
+    adds, events = stream()
+    got = replay_parts(adds, events, 4)
+    assert len(got.executed) == len(got.event_add) == 0
+    adds, events = stream((1, Role.CANCEL, 7, 1), (2, Role.CLEAR_UNIT, 0, 0))  # no adds
+    assert replay_parts(adds, events, 4).event_add.tolist() == [-1, -1]
