@@ -30,18 +30,29 @@ NUMPY_TYPES = {
 }
 
 
+#: The marker bit of :func:`alpha_key`, and byte masks for its word operations.
+ALPHA_MARKER = np.uint64(1 << 63)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_HIGH = np.uint64(0x8080808080808080)
+
+
 def alpha_key(m: np.ndarray) -> np.ndarray:
     """Pack up to 8 bytes per row into a uint64 key (right-trimmed of spaces).
 
     The key keeps one marker bit so that an empty string is not 0 (= null).
+    Trimmed with word operations on the key, not on the (rows, 8) bytes: the last
+    byte that is not a space is the highest non-zero byte once spaces are XORed
+    to 0, and every byte below it is kept.
     """
     n, w = m.shape
     block = np.zeros((n, 8), np.uint8)
     block[:, :w] = m
-    trailing = np.logical_and.accumulate((m == 32)[:, ::-1], axis=1)[:, ::-1]
-    block[:, :w][trailing] = 0
     key = block.view("<u8").ravel()
-    return key | np.uint64(1 << 63)
+    y = key ^ np.uint64(int.from_bytes(b" " * w, "little"))
+    for shift in (8, 16, 32):  # each byte ORs in the bytes above it
+        y |= y >> np.uint64(shift)
+    nonzero = (((y & _LOW7) + _LOW7) | y) & _HIGH  # the top bit of each non-zero byte
+    return key & ((nonzero >> np.uint64(7)) * np.uint64(0xFF)) | ALPHA_MARKER
 
 
 def codes_to_strings(codes: np.ndarray, present: np.ndarray) -> pa.Array:

@@ -19,7 +19,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .binary_reference import MAX_RAW, NS, PRICE_LIMIT, BinaryReject, decode_message
 from .errors import DecodeError
-from .arrays import ARROW_TYPES, alpha_key, codes_to_strings, decimal, keys_to_strings
+from .arrays import (ALPHA_MARKER, ARROW_TYPES, alpha_key, codes_to_strings, decimal,
+                     keys_to_strings)
 from .layouts import (BINARY_COMMON_CODES, BINARY_COMMON_COLUMNS, BINARY_FIELD_COLUMNS,
                       BINARY_LAYOUTS, Kind, Layout)
 
@@ -93,9 +94,16 @@ class _Intervals:
         return (i >= 0) & (keys <= self.hi[np.maximum(i, 0)])
 
     def add(self, keys: np.ndarray) -> None:
-        """Add distinct keys not yet contained."""
-        lo = np.concatenate([self.lo, keys])
-        hi = np.concatenate([self.hi, keys])
+        """Add distinct keys not yet contained (cheapest sorted: then only their runs
+        of consecutive keys are merged in, a few per unit and chunk)."""
+        if not len(keys):
+            return
+        if not np.all(keys[1:] > keys[:-1]):
+            keys = np.sort(keys)
+        starts = np.flatnonzero(np.diff(keys, prepend=keys[:1] - 2) != 1)
+        ends = np.append(starts[1:], len(keys)) - 1
+        lo = np.concatenate([self.lo, keys[starts]])
+        hi = np.concatenate([self.hi, keys[ends]])
         order = np.argsort(lo, kind="stable")
         lo, hi = lo[order], hi[order]
         reach = np.maximum.accumulate(hi)
@@ -130,14 +138,15 @@ class BinaryDecoder:
         # Duplicates: seen in an earlier chunk, or earlier in this one. Usually
         # each unit's sequences only rise within a chunk: then no sort is needed.
         k_sorted = prep.key[prep.by_unit]
-        if np.all(k_sorted[1:] > k_sorted[:-1]):
+        rising = bool(np.all(k_sorted[1:] > k_sorted[:-1]))
+        if rising:
             once = np.ones(total, bool)
         else:
             _, first_at = np.unique(prep.key, return_index=True)
             once = np.zeros(total, bool)
             once[first_at] = True
         keep = ~self._received.contains(prep.key) & once
-        self._received.add(prep.key[keep])
+        self._received.add(k_sorted[keep[prep.by_unit]] if rising else prep.key[keep])
         dups = total - int(keep.sum())
         self.duplicates += dups
         valid = prep.ok & keep
@@ -145,7 +154,8 @@ class BinaryDecoder:
         # Time: the last Time message of the same unit, in stream order.
         by_unit = prep.by_unit
         u_sorted = prep.unit[by_unit]
-        group_start = np.searchsorted(u_sorted, u_sorted, side="left")
+        firsts = np.flatnonzero(np.diff(u_sorted, prepend=-1))  # where each unit's run starts
+        group_start = np.repeat(firsts, np.diff(firsts, append=total))
         is_time = (prep.is_time & valid)[by_unit]
         idx = np.arange(total)
         last = np.maximum.accumulate(np.where(is_time, idx, group_start - 1)) if total else idx
@@ -227,10 +237,14 @@ def _fields(a: np.ndarray, pos: np.ndarray, layout: Layout
         if f.kind is Kind.CODE:
             v = block[:, 0].copy()
             good &= np.isin(v, np.frombuffer(f.values.encode(), np.uint8))
-        else:
+        elif f.width > 8:
+            v = block
             if f.required:
                 good &= (block != 32).any(axis=1)
-            v = block if f.width > 8 else alpha_key(block)
+        else:
+            v = alpha_key(block)
+            if f.required:  # all spaces: only the marker bit is left
+                good &= v != ALPHA_MARKER
         values[f.column] = v
     return good, values
 

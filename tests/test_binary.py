@@ -179,3 +179,24 @@ def test_every_layout_round_trips_through_both_decoders() -> None:
             if column != "time_ns":
                 assert m[column] == value, (code, column)
     compare([Unit(1, 0, unit(1, 1, msgs))])
+
+
+def test_a_blank_required_field_is_a_reject_in_both_decoders() -> None:
+    """Every layout with a field that may not be blank (a symbol): all spaces is a reject,
+    one letter is not."""
+    rng = random.Random(6)
+    msgs, blank = [], 0
+    for layout in BINARY_LAYOUTS:
+        for f in (f for f in layout.fields if f.required):
+            values = {g.column: _random_value(g.kind, g.width, g.values, rng)
+                      for g in layout.fields}
+            raw = bytearray(encode(layout, values))
+            raw[f.offset:f.end] = b" " * f.width
+            msgs.append(bytes(raw))
+            raw[f.end - 1] = ord("Z")  # trailing letter, leading spaces: not blank
+            msgs.append(bytes(raw))
+            blank += 1
+    units = [Unit(1, 0, unit(1, 1, msgs))]
+    want = decode_units(units)
+    assert blank > 3 and len(want.rejects) == blank and len(want.messages) == blank
+    compare(units)

@@ -97,3 +97,20 @@ def test_the_generated_file_has_every_type_in_both_tables(db, small_spools) -> N
     other = db.execute("SELECT count(*) FROM messages_other").fetchone()[0]
     assert common == sum(n for t, n in types.items() if t in COMMON_CODES)
     assert other == result.messages - common > 50  # more than one spool's worth: spilled
+
+
+# alpha_key packs a field's bytes into one word and trims trailing spaces with word
+# operations; the plain rule, byte by byte: strip trailing spaces, keep the rest.
+@pytest.mark.parametrize("raw", [b"A", b"AAPL", b"AAPL  ", b"        ", b"A B     ", b" B",
+                                 b"ZVZZT   ", b"ABCDEFGH", b"A\x00 ", b"A \x00", b"\x7f\xff  ",
+                                 b"", b"  x", b"    B", b"A      B"])
+def test_alpha_key_strips_trailing_spaces_only(raw: bytes) -> None:
+    import numpy as np
+
+    from pitch.arrays import ALPHA_MARKER, alpha_key
+
+    for width in range(max(1, len(raw)), 9):
+        field = raw.ljust(width, b" ")
+        key = int(alpha_key(np.frombuffer(field, np.uint8).reshape(1, width))[0])
+        assert key & int(ALPHA_MARKER)
+        assert (key & ~int(ALPHA_MARKER)).to_bytes(8, "little") == field.rstrip(b" ").ljust(8, b"\0")
