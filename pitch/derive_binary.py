@@ -165,12 +165,12 @@ LINK_THREADS = 2
 def link(adds: pa.Table, events: pa.Table) -> Linked:
     """Replay one bucket: its orders with their lifecycle columns, its executions' orders.
 
-    Orders are written in line order; the events may stay as they came (replay
-    takes them in any order, and the fills are joined by line).
+    Adds and events stay in the order they came (chunk after chunk, each chunk's
+    rows grouped by message type), as text's do: replay takes them in any
+    order, orders are written in the adds' order, and the fills are joined by
+    line. (Putting the adds in line order first cost an Arrow take of every
+    column, about a tenth of the link.)
     """
-    lines = _ints(adds.column("line_no"))
-    if len(lines) > 1 and not np.all(lines[1:] > lines[:-1]):
-        adds = adds.take(np.argsort(lines, kind="stable"))  # a few sorted runs: cheap
     columns = (
         lifecycle.Adds.build(
             line_no=_ints(adds.column("line_no")), order_id=adds.column("order_id").to_numpy(),
