@@ -209,10 +209,10 @@ def replay_parts(adds: Adds, events: Events, parts: int,
 
     An order and the events of its id share a part (``order_id % parts``); unit
     clears go to every part, since they cancel every live order of their unit.
-    Each part's arrays stay small enough for the CPU's caches (a part of 15-40k
+    Each part's arrays stay small enough for the CPU's caches (parts of 15-40k
     rows took two thirds of the time of one replay of a million), and the parts
-    are independent, so ``map_`` may be a thread pool's. The rows are put in
-    part order once, each part writes its slice, and the results go back once.
+    are independent, so ``map_`` may be a thread pool's: each part gathers its
+    own rows and writes its results straight to theirs.
     """
     if not 1 <= parts < 1 << 16:
         raise ValueError(f"parts must be 1 to 65535, not {parts}")
@@ -223,39 +223,30 @@ def replay_parts(adds: Adds, events: Events, parts: int,
     by_e, at_e = _by_part(np.where(order_ev, events.order_id % key, parts).astype(np.uint16),
                           parts + 1)
     clears = np.flatnonzero(events.role == _CLEAR)
-    a, e = _take(adds, by_a), _take(events, by_e)
-    na, ne = len(by_a), int(at_e[parts])  # the events of orders come first in ``e``
-    out = {name: np.zeros(na, bool if name == "open" else np.int64) for name in _PER_ADD}
-    cleared_by = np.full(na, -1, np.int64)
+    na, ne = len(by_a), len(events.line_no)
+    out = {name: np.empty(na, bool if name == "open" else np.int64) for name in _PER_ADD}
+    cleared_by = np.empty(na, np.int64)
     event_add = np.full(ne, -1, np.int64)
-    event_price = np.full(ne, -1, np.int64)
+    event_price = np.where(events.role == _EAP, events.price, -1).astype(np.int64)
     clear_events = _take(events, clears)
 
-    def one(k: int) -> None:  # each part writes its own slices
-        sa, se = slice(at_a[k], at_a[k + 1]), slice(at_e[k], at_e[k + 1])
-        mine = _take(e, se)
-        got = replay(_take(a, sa), _concat(mine, clear_events) if len(clears) else mine,
+    def one(k: int) -> None:  # the parts' rows are disjoint
+        ra, re = by_a[at_a[k]:at_a[k + 1]], by_e[at_e[k]:at_e[k + 1]]
+        mine = _take(events, re)
+        got = replay(_take(adds, ra), _concat(mine, clear_events) if len(clears) else mine,
                      book=False)
         for name in _PER_ADD:
-            out[name][sa] = getattr(got, name)
-        own = se.stop - se.start  # then the part's copy of the unit clears
-        cleared_by[sa] = _through(clears, np.where(got.cleared_by >= 0,
+            out[name][ra] = getattr(got, name)
+        own = len(re)  # then the part's copy of the unit clears
+        cleared_by[ra] = _through(clears, np.where(got.cleared_by >= 0,
                                                    got.cleared_by - own, -1))
-        event_add[se] = np.where(got.event_add[:own] >= 0, got.event_add[:own] + sa.start, -1)
-        event_price[se] = got.event_price[:own]
+        event_add[re] = _through(ra, got.event_add[:own])
+        event_price[re] = got.event_price[:own]
 
     for _ in map_(one, range(parts)):
         pass
-    per_add = {}
-    for name, values in (*out.items(), ("cleared_by", cleared_by)):
-        per_add[name] = np.empty_like(values)
-        per_add[name][by_a] = values
-    # Back in the callers' order: events to their rows, adds' indices to theirs.
-    all_add = np.full(len(events.line_no), -1, np.int64)
-    all_add[by_e[:ne]] = _through(by_a, event_add)
-    all_price = np.where(events.role == _EAP, events.price, -1).astype(np.int64)
-    all_price[by_e[:ne]] = event_price
-    return Lifecycle(**per_add, event_add=all_add, event_price=all_price, changes=None)
+    return Lifecycle(**out, cleared_by=cleared_by, event_add=event_add, event_price=event_price,
+                     changes=None)
 
 
 def _through(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -272,7 +263,7 @@ def _by_part(part: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.concatenate([[0], np.cumsum(np.bincount(part, minlength=parts))])
 
 
-def _take(columns: Any, rows: np.ndarray | slice) -> Any:
+def _take(columns: Any, rows: np.ndarray) -> Any:
     return type(columns)(**{f.name: getattr(columns, f.name)[rows] for f in fields(columns)})
 
 
