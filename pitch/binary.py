@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .binary_reference import MAX_RAW, NS, PRICE_LIMIT, BinaryReject, decode_message
 from .errors import DecodeError
-from .arrays import (ALPHA_MARKER, ARROW_TYPES, alpha_key, codes_to_strings, decimal,
-                     keys_to_strings)
+from .arrays import (ALPHA_MARKER, ARROW_TYPES, codes_to_strings, decimal, keys_to_strings,
+                     masked, packed_alpha_key, packed_printable)
 from .layouts import (BINARY_COMMON_CODES, BINARY_COMMON_COLUMNS, BINARY_FIELD_COLUMNS,
                       BINARY_LAYOUTS, Kind, Layout)
 
@@ -33,14 +32,42 @@ SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_FIELD_COLUMNS.item
 #: Arrow schema of the frequent types' batch: only the columns they use (``messages_binary``).
 COMMON_SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_COMMON_COLUMNS.items()])
 
-#: Layout index by (type byte, length byte); -1: not a message we know.
-_LAYOUT_AT = np.full((256, 256), -1, np.int16)
+#: Layout index by a message's first two bytes as a little-endian u16 (length, then
+#: type); -1: not a message we know.
+_LAYOUT_BY_HEADER = np.full(1 << 16, -1, np.int16)
 for _i, _l in enumerate(BINARY_LAYOUTS):
-    _LAYOUT_AT[_l.type_id, _l.length] = _i
+    _LAYOUT_BY_HEADER[_l.type_id << 8 | _l.length] = _i
 _TIME = 0x20
 _PRINTABLE = np.zeros(256, bool)
 _PRINTABLE[32:127] = True
 _INT_DTYPES = {1: "<u1", 2: "<u2", 4: "<u4", 8: "<u8"}
+_INTEGERS = (Kind.UINT, Kind.ID, Kind.SECONDS, Kind.PRICE_SHORT, Kind.PRICE_LONG)
+#: Bytes a record may read past its message (an alpha field's whole word): the
+#: chunk's buffer is padded with as many.
+_PAD = 8
+
+
+def _record(layout: Layout) -> np.dtype:
+    """A layout's message as one numpy record: integers little-endian at their offsets,
+    an alpha field of up to 8 bytes as the word starting at it (the bytes past the
+    field are masked off), codes and longer alpha fields as bytes."""
+    formats = [_INT_DTYPES[f.width] if f.kind in _INTEGERS
+               else "<u8" if f.kind is Kind.ALPHA and f.width <= 8
+               else (np.uint8, (f.width,)) for f in layout.fields]
+    return np.dtype({"names": [f.column for f in layout.fields], "formats": formats,
+                     "offsets": [f.offset for f in layout.fields],
+                     "itemsize": layout.length + _PAD})
+
+
+_RECORDS = [_record(layout) for layout in BINARY_LAYOUTS]
+#: Per CODE field (by column), its allowed bytes.
+_ALLOWED = {}
+for _l in BINARY_LAYOUTS:
+    for _f in _l.fields:
+        if _f.kind is Kind.CODE:
+            _ALLOWED[_l.code, _f.column] = np.zeros(256, bool)
+            _ALLOWED[_l.code, _f.column][list(_f.values.encode())] = True
+            _ALLOWED[_l.code, _f.column] &= _PRINTABLE
 
 
 @dataclass
@@ -69,15 +96,6 @@ class BinaryBatch:
     duplicates: int = 0
     #: Where each layout's rows are: (code, in_other, start, length), as in text batches.
     runs: list[tuple[str, bool, int, int]] = field(default_factory=list)
-
-
-def _gather(a: np.ndarray, pos: np.ndarray, offset: int, width: int) -> np.ndarray:
-    """The bytes ``[pos + offset, pos + offset + width)`` of every message: (n, width)."""
-    return a[(pos + offset)[:, None] + np.arange(width)]
-
-
-def _uint(block: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(block).view(_INT_DTYPES[block.shape[1]]).ravel()
 
 
 class _Intervals:
@@ -190,7 +208,7 @@ class BinaryDecoder:
             kept = keep[rows]
             table = table.set_column(0, "line_no", pa.array(line_no[rows]))
             t = time[rows]
-            table = table.set_column(1, "time_ns", pa.array(t, mask=t < 0))
+            table = table.set_column(1, "time_ns", masked(t, pa.int64(), t >= 0))
             at = 0
             for code, start, n in piece_runs:
                 left = int(kept[start:start + n].sum())
@@ -211,40 +229,45 @@ class BinaryDecoder:
 
 
 
-def _fields(a: np.ndarray, pos: np.ndarray, layout: Layout
+def _fields(buf: bytes, pos: np.ndarray, i: int
             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(validity, column values) of the messages of one layout at ``pos``."""
+    """(validity, column values) of the messages of layout ``i`` at ``pos`` in ``buf``
+    (padded with _PAD bytes)."""
+    layout, record = BINARY_LAYOUTS[i], _RECORDS[i]
+    # One record per message: an overlapping view of the buffer indexed by
+    # position copies whole messages (one copy each, not one per byte), and its
+    # fields are strided views read once into their columns.
+    whole = np.dtype((np.void, record.itemsize))  # copied as bytes, then read as fields
+    messages = np.ndarray((len(buf) - record.itemsize + 1,), whole, buf, strides=(1,))[pos]
+    messages = messages.view(record)
     good = np.ones(len(pos), bool)
     values: dict[str, np.ndarray] = {}
-    # One row of ``length`` bytes per message: a sliding-window view indexed
-    # by row copies whole rows, far cheaper than a gather per field.
-    m = sliding_window_view(a, layout.length)[pos]
     for f in layout.fields:
-        block = m[:, f.offset:f.end]
-        if f.kind in (Kind.UINT, Kind.ID, Kind.SECONDS, Kind.PRICE_SHORT, Kind.PRICE_LONG):
-            v = _uint(block)
-            if f.kind is Kind.PRICE_LONG:  # DECIMAL(18,4) holds less than a u64
-                good &= v < PRICE_LIMIT
-                v = np.minimum(v, PRICE_LIMIT - 1).astype(np.int64)
-            elif f.kind is Kind.PRICE_SHORT:
-                v = v.astype(np.int64) * 100
-            elif f.kind is not Kind.ID:
-                v = v.astype(np.int64)
-            values[f.column] = v
-            continue
-        for j in range(f.width):  # column by column: cheaper than .all(axis=1)
-            good &= _PRINTABLE[block[:, j]]
-        if f.kind is Kind.CODE:
-            v = block[:, 0].copy()
-            good &= np.isin(v, np.frombuffer(f.values.encode(), np.uint8))
-        elif f.width > 8:
-            v = block
-            if f.required:
-                good &= (block != 32).any(axis=1)
-        else:
-            v = alpha_key(block)
+        raw = messages[f.column]
+        if f.kind is Kind.PRICE_LONG:  # DECIMAL(18,4) holds less than a u64
+            good &= raw < PRICE_LIMIT
+            v = np.minimum(raw, PRICE_LIMIT - 1).astype(np.int64)
+        elif f.kind is Kind.PRICE_SHORT:
+            v = raw.astype(np.int64) * 100
+        elif f.kind is Kind.ID:
+            v = raw.astype(np.uint64)
+        elif f.kind in _INTEGERS:
+            v = raw.astype(np.int64)
+        elif f.kind is Kind.CODE:
+            v = raw[:, 0].copy()
+            good &= _ALLOWED[layout.code, f.column][v]
+        elif f.width <= 8:  # alpha: its bytes in one word
+            packed = raw & np.uint64((1 << 8 * f.width) - 1)
+            good &= packed_printable(packed, f.width)
+            v = packed_alpha_key(packed, f.width)
             if f.required:  # all spaces: only the marker bit is left
                 good &= v != ALPHA_MARKER
+        else:
+            v = raw
+            for j in range(f.width):  # column by column: cheaper than .all(axis=1)
+                good &= _PRINTABLE[raw[:, j]]
+            if f.required:
+                good &= (raw != 32).any(axis=1)
         values[f.column] = v
     return good, values
 
@@ -274,10 +297,11 @@ def prepare(units: Units) -> Prepared:
     Pure, so chunks may be prepared on several threads at once (numpy releases
     the GIL); :meth:`BinaryDecoder.finish_chunk` then applies the stream's order.
     """
-    a = np.frombuffer(units.buf, np.uint8)
+    buf = bytes(units.buf) + bytes(_PAD)  # see _PAD
+    a = np.frombuffer(buf, np.uint8)
     starts = np.asarray(units.starts, np.int64)
     count = a[starts + 2].astype(np.int64)
-    seq0 = _uint(_gather(a, starts, 4, 4)).astype(np.int64)
+    seq0 = np.ndarray((len(buf) - 3,), "<u4", buf, strides=(1,))[starts + 4].astype(np.int64)
     total = int(count.sum())
     # Message k of every unit at once: positions written in stream order.
     first = np.cumsum(count) - count
@@ -292,14 +316,18 @@ def prepare(units: Units) -> Prepared:
         at[live] = here + a[here]
     unit = a[starts + 3].astype(np.int64)[which]
     seq = seq0[which] + (np.arange(total) - first[which])
-    layout_of = _LAYOUT_AT[a[pos + 1], a[pos]]
+    header = np.ndarray((len(buf) - 1,), "<u2", buf, strides=(1,))[pos]  # length, type
+    layout_of = _LAYOUT_BY_HEADER[header]
     ok = layout_of >= 0
     pieces: list[tuple[Layout, np.ndarray, dict[str, np.ndarray]]] = []
+    # Each layout's messages, in stream order: one radix sort of the layout numbers.
+    by_layout = np.argsort(layout_of, kind="stable")
+    ends = np.cumsum(np.bincount(layout_of + 1, minlength=len(BINARY_LAYOUTS) + 1))
     for i, layout in enumerate(BINARY_LAYOUTS):
-        rows = np.flatnonzero(layout_of == i)
+        rows = by_layout[ends[i]:ends[i + 1]]
         if not len(rows):
             continue
-        good, values = _fields(a, pos[rows], layout)
+        good, values = _fields(buf, pos[rows], i)
         if not good.all():
             ok[rows[~good]] = False
             rows = rows[good]
@@ -379,4 +407,4 @@ def _column(kind: Kind, parts: list, sizes: list[int], mask: np.ndarray | None) 
         return codes_to_strings(values, present)
     if kind is Kind.ALPHA:
         return keys_to_strings(values, present)
-    return pa.array(values, _TYPES[kind], mask=mask)
+    return masked(values, _TYPES[kind], present)

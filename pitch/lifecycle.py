@@ -175,9 +175,11 @@ def replay(adds: Adds, events: Events, book: bool = True) -> Lifecycle:
     """Apply every event to its order: the orders' sums, each event's order and, with
     ``book``, the book changes."""
     na = len(adds.line_no)
-    ev = np.flatnonzero(_IS_ORDER_ROLE[events.role])  # events that touch one order
+    touch = _IS_ORDER_ROLE[events.role]  # events that touch one order
+    # Their indices, or a slice when they all do (as in a link): no copies then.
+    ev = slice(None) if touch.all() else np.flatnonzero(touch)
     ev_line = events.line_no[ev]
-    n = na + len(ev)
+    n = na + len(ev_line)
     # Sources 0..na-1 are the adds, na.. the order events. Put in line order (when
     # they come as a few sorted runs, as chunks give them, a stable sort merges the
     # runs), then a stable sort by id puts each add right before its own events (as
@@ -233,8 +235,8 @@ def replay_parts(adds: Adds, events: Events, parts: int,
     def one(k: int) -> None:  # the parts' rows are disjoint
         ra, re = by_a[at_a[k]:at_a[k + 1]], by_e[at_e[k]:at_e[k + 1]]
         mine = _take(events, re)
-        got = replay(_take(adds, ra), _concat(mine, clear_events) if len(clears) else mine,
-                     book=False)
+        got = replay(_take(adds, ra, _BOOK_ONLY), _concat(mine, clear_events) if len(clears)
+                     else mine, book=False)
         for name in _PER_ADD:
             out[name][ra] = getattr(got, name)
         own = len(re)  # then the part's copy of the unit clears
@@ -263,8 +265,18 @@ def _by_part(part: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.concatenate([[0], np.cumsum(np.bincount(part, minlength=parts))])
 
 
-def _take(columns: Any, rows: np.ndarray) -> Any:
-    return type(columns)(**{f.name: getattr(columns, f.name)[rows] for f in fields(columns)})
+#: Fields of :class:`Adds` that only the book changes read.
+_BOOK_ONLY = ("side", "symbol", "displayed")
+
+
+def _take(columns: Any, rows: np.ndarray, unread: tuple[str, ...] = ()) -> Any:
+    """``columns`` at ``rows``; the ``unread`` fields only sized to match, not copied."""
+    out = {}
+    for f in fields(columns):
+        values = getattr(columns, f.name)
+        out[f.name] = (np.broadcast_to(values[:1], len(rows)) if f.name in unread
+                       else values[rows])
+    return type(columns)(**out)
 
 
 def _concat(first: Any, second: Any) -> Any:
@@ -273,7 +285,7 @@ def _concat(first: Any, second: Any) -> Any:
                           for f in fields(first)})
 
 
-def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.ndarray,
+def _scan(adds: Adds, events: Events, ev: np.ndarray | slice, src: np.ndarray, at: np.ndarray,
           start: np.ndarray, line_by_pos: np.ndarray, book: bool) -> Lifecycle:
     """The running state of each order: ``src`` in order groups (each add then its
     candidate events), ``at`` their positions in line order. (Masks multiply rather
@@ -343,9 +355,9 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
     diff = (r_before - q) * (mod | eap) - rem * eap  # a lower new quantity: cancelled
     fills = applied_e & (role == _EXEC)
     event_add = np.full(len(events.line_no), -1, np.int64)
-    event_add[ev[src[applied_e] - na]] = add_g[group[applied_e]]
+    event_add[_event(ev, src[applied_e] - na)] = add_g[group[applied_e]]
     event_price = np.where(events.role == _EAP, events.price, -1).astype(np.int64)
-    event_price[ev[src[fills] - na]] = p_before[fills]
+    event_price[_event(ev, src[fills] - na)] = p_before[fills]
     has_events = count > 1
     executed, cancelled, added, modifies = per_add(
         q * (fills | (applied_e & eap)),
@@ -369,6 +381,11 @@ def _scan(adds: Adds, events: Events, ev: np.ndarray, src: np.ndarray, at: np.nd
     changes = book_rows(adds.displayed, adds.symbol, adds.side, entries, len(line_by_pos),
                         clears_rows)
     return dataclasses.replace(out, changes=changes)
+
+
+def _event(ev: np.ndarray | slice, k: np.ndarray) -> np.ndarray:
+    """The events' indices of order events ``k`` (indices into ``events[ev]``)."""
+    return k if isinstance(ev, slice) else ev[k]
 
 
 def _shifted(values: np.ndarray) -> np.ndarray:

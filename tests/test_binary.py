@@ -121,8 +121,8 @@ def random_message(rng: random.Random) -> bytes:
     raw = bytearray(encode(layout, values))
     if roll < 0.10 and len(layout.fields) > 1:  # one field out of its domain
         f = rng.choice(layout.fields)
-        if f.kind in (Kind.CODE, Kind.ALPHA):
-            raw[f.offset] = rng.choice([0, 7, 200, ord("z")])
+        if f.kind in (Kind.CODE, Kind.ALPHA):  # any byte of it, printable or just not
+            raw[rng.randrange(f.offset, f.end)] = rng.choice([0, 7, 31, 127, 128, 200, ord("z")])
         elif f.kind is Kind.PRICE_LONG:
             raw[f.offset:f.end] = struct.pack("<Q", 2 ** 64 - 1)
     return bytes(raw)

@@ -114,3 +114,18 @@ def test_alpha_key_strips_trailing_spaces_only(raw: bytes) -> None:
         key = int(alpha_key(np.frombuffer(field, np.uint8).reshape(1, width))[0])
         assert key & int(ALPHA_MARKER)
         assert (key & ~int(ALPHA_MARKER)).to_bytes(8, "little") == field.rstrip(b" ").ljust(8, b"\0")
+
+
+def test_packed_printable_is_32_to_126_in_every_byte() -> None:
+    import numpy as np
+
+    from pitch.arrays import packed_printable
+
+    for width in range(1, 9):
+        for at in range(width):
+            for byte in (0, 31, 32, 65, 126, 127, 128, 160, 255):
+                field = bytearray(b"A" * width)
+                field[at] = byte
+                word = np.frombuffer(bytes(field).ljust(8, b"\0"), "<u8")
+                assert bool(packed_printable(word, width)[0]) == (32 <= byte <= 126), \
+                    (width, at, byte)
