@@ -303,19 +303,22 @@ def prepare(units: Units) -> Prepared:
     count = a[starts + 2].astype(np.int64)
     seq0 = np.ndarray((len(buf) - 3,), "<u4", buf, strides=(1,))[starts + 4].astype(np.int64)
     total = int(count.sum())
-    # Message k of every unit at once: positions written in stream order.
+    # Message k of every unit at once: positions written in stream order. With
+    # the units taken by count, most first, the units that have a message k
+    # are a prefix.
     first = np.cumsum(count) - count
     which = np.repeat(np.arange(len(starts)), count)
     pos = np.empty(total, np.int64)
-    at = starts + 8
-    live = np.arange(len(starts))
-    for k in range(int(count.max()) if len(count) else 0):
-        live = live[count[live] > k]
-        here = at[live]
-        pos[first[live] + k] = here
-        at[live] = here + a[here]
-    unit = a[starts + 3].astype(np.int64)[which]
-    seq = seq0[which] + (np.arange(total) - first[which])
+    most = np.argsort(-count, kind="stable")
+    at, slot = starts[most] + 8, first[most]
+    having = np.searchsorted(-count[most], -np.arange(int(count.max()) if len(count) else 0),
+                             side="left")  # units with more than k messages, for each k
+    for k, n in enumerate(having.tolist()):
+        here = at[:n]
+        pos[slot[:n] + k] = here
+        at[:n] = here + a[here]
+    unit = np.repeat(a[starts + 3].astype(np.int64), count)
+    seq = np.repeat(seq0 - first, count) + np.arange(total)
     header = np.ndarray((len(buf) - 1,), "<u2", buf, strides=(1,))[pos]  # length, type
     layout_of = _LAYOUT_BY_HEADER[header]
     ok = layout_of >= 0
@@ -343,7 +346,7 @@ def prepare(units: Units) -> Prepared:
             is_time[rows] = True
         elif "time_offset_ns" in values:
             offset[rows] = values["time_offset_ns"]
-    packet = np.asarray(units.packets, np.int64)[which]
+    packet = np.repeat(np.asarray(units.packets, np.int64), count)
     common = [p for p in pieces if p[0].code in BINARY_COMMON_CODES]
     rare = [p for p in pieces if p[0].code not in BINARY_COMMON_CODES]
     return Prepared(units, pos, which, unit, (unit << 40) | seq,

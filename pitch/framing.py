@@ -215,18 +215,27 @@ def _check_units(a: np.ndarray, ps: np.ndarray, pl: np.ndarray, why: np.ndarray)
     why[todo & (pl < 8)] = SHORT_UNIT
     why[(why == 0) & (_u8(a, ps) | _u8(a, ps + 1) << 8 != pl)] = UNIT_LENGTH
     idx = np.flatnonzero(why == 0)
-    pos, end, left = ps[idx] + 8, ps[idx] + pl[idx], _u8(a, ps[idx] + 2)
-    while idx.size:  # one step per message index, over every unit that still has one
-        done = left == 0
-        why[idx[done & (pos != end)]] = LEFTOVER
-        idx, pos, end, left = idx[~done], pos[~done], end[~done], left[~done]
-        size = _u8(a, pos)
-        over = pos >= end
+    # One step per message index over every unit that has one: with the units taken
+    # by count, most first, those are a prefix. A unit that fails stops moving on.
+    count = _u8(a, ps[idx] + 2)
+    most = np.argsort(-count, kind="stable")
+    idx, count = idx[most], count[most]
+    pos, end = ps[idx] + 8, ps[idx] + pl[idx]
+    bad = np.zeros(len(idx), np.int8)
+    having = np.searchsorted(-count, -np.arange(int(count.max()) if len(count) else 0),
+                             side="left")
+    for n in having.tolist():
+        p, e, b = pos[:n], end[:n], bad[:n]  # views: writes land in pos and bad
+        size = _u8(a, p)
+        over = p >= e
         short = ~over & (size < 2)
-        over |= ~short & (pos + size > end)
-        why[idx[over]], why[idx[short]] = OVERRUN, SHORT_MESSAGE
-        ok = ~(over | short)
-        idx, pos, end, left = idx[ok], (pos + size)[ok], end[ok], left[ok] - 1
+        over |= ~short & (p + size > e)
+        b[(b == 0) & over] = OVERRUN
+        b[(b == 0) & short] = SHORT_MESSAGE
+        p += size * (b == 0)
+    bad[(bad == 0) & (pos != end)] = LEFTOVER
+    failed = bad != 0
+    why[idx[failed]] = bad[failed]
 
 
 class Framer:
