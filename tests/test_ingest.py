@@ -269,8 +269,8 @@ def test_a_version_6_database_splits_its_binary_messages(tmp_path) -> None:
     old = duckdb.connect(str(tmp_path / "v6.duckdb"))
     old.execute("DROP VIEW messages")
     old.execute(f"CREATE TABLE messages_binary_v6 ({store.TABLES['messages_binary_other']})")
-    old.execute(f"INSERT INTO messages_binary_v6 BY NAME SELECT * FROM (FROM messages_binary "
-                f"UNION ALL BY NAME FROM messages_binary_other) ORDER BY file_id, line_no")
+    old.execute("INSERT INTO messages_binary_v6 BY NAME SELECT * FROM (FROM messages_binary "
+                "UNION ALL BY NAME FROM messages_binary_other) ORDER BY file_id, line_no")
     old.execute("DROP TABLE messages_binary")
     old.execute("DROP TABLE messages_binary_other")
     old.execute("ALTER TABLE messages_binary_v6 RENAME TO messages_binary")
