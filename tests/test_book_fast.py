@@ -169,7 +169,7 @@ def new_file(conn) -> None:
 
 def put_stream(conn, adds: Adds, events: Events, text: bool = False) -> None:
     """A stream as file 1's messages: binary (displayed adds and every event in
-    messages_binary, undisplayed adds as text ``d`` with display N, which has no unit),
+    messages_binary_other, undisplayed adds as text ``d`` with display N, which has no unit),
     or ``text`` (``A`` with its display, ``E`` and ``X``; times known)."""
     new_file(conn)
     rows_b, rows_t = [], []
@@ -197,7 +197,7 @@ def put_stream(conn, adds: Adds, events: Events, text: bool = False) -> None:
                        "price": Decimal(int(events.price[j])) / 10_000,
                        "remaining_shares": int(events.remaining[j]),
                        "unit": int(events.unit[j])})
-    for table, rows in (("messages_binary", rows_b), ("messages_other", rows_t)):
+    for table, rows in (("messages_binary_other", rows_b), ("messages_other", rows_t)):
         if rows:
             with registered(conn, "_rows", pd.DataFrame(rows)):
                 conn.execute(f"INSERT INTO {table} BY NAME SELECT 1 AS file_id, * FROM _rows")
@@ -252,7 +252,7 @@ def test_messy_binary_session(scratch) -> None:
     frame = binary_session(seed=3, n=6000)
     new_file(scratch)
     with registered(scratch, "_rows", frame):
-        scratch.execute("INSERT INTO messages_binary BY NAME SELECT 1 AS file_id, * FROM _rows")
+        scratch.execute("INSERT INTO messages_binary_other BY NAME SELECT 1 AS file_id, * FROM _rows")
     derive_orders(scratch, text=False)
     for ends in ("stored", "late", "unknown"):
         with_ends(scratch, ends, 3)

@@ -280,21 +280,21 @@ def test_a_version_6_database_splits_its_binary_messages(tmp_path) -> None:
     conn = store.connect(tmp_path / "v6.duckdb")  # migrates
     ingest.ingest_path(conn, settings.SAMPLE_FILE)  # and takes new files
     conn.close()
-    conn = duckdb.connect(str(tmp_path / "v5.duckdb"), read_only=True)
-    conn.execute(f"ATTACH '{tmp_path / 'v6.duckdb'}' AS v6 (READ_ONLY)")
+    conn = duckdb.connect(str(tmp_path / "v6.duckdb"), read_only=True)
+    conn.execute(f"ATTACH '{tmp_path / 'v7.duckdb'}' AS v7 (READ_ONLY)")
     for table, columns in (("messages_binary", store.BINARY_COMMON_MESSAGE_COLUMNS),
                            ("messages_binary_other", store.BINARY_MESSAGE_COLUMNS)):
         assert [c[0] for c in conn.execute(f"FROM {table} LIMIT 0").description] == \
             list(columns), table
-        assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v6.{table})"
+        assert conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM v7.{table})"
                             ).fetchone()[0] == 0, table
         count = f"SELECT count(*) FROM {{}}{table}"
         assert conn.execute(count.format("")).fetchone() == \
-            conn.execute(count.format("v6.")).fetchone() != (0,), table
+            conn.execute(count.format("v7.")).fetchone() != (0,), table
     frequent = conn.execute("SELECT DISTINCT type FROM messages_binary").fetchall()
     assert {t for t, in frequent} <= set(BINARY_COMMON_CODES)
     assert conn.execute("SELECT count(*) FROM messages WHERE file_id = 1").fetchone() == \
-        conn.execute("SELECT count(*) FROM v6.messages").fetchone()
+        conn.execute("SELECT count(*) FROM v7.messages").fetchone()
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
         str(store.SCHEMA_VERSION),)
     conn.close()
