@@ -24,13 +24,21 @@ from .layouts import (BINARY_COMMON_CODES, BINARY_COMMON_COLUMNS, BINARY_FIELD_C
                       BINARY_LAYOUTS, Kind, Layout)
 
 _HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", ARROW_TYPES[Kind.CODE]),
-         ("unit", pa.int64()), ("sequence", pa.int64()), ("packet", pa.int64())]
+         ("unit", pa.uint8()), ("sequence", pa.int64()), ("packet", pa.int64())]
 _TYPES = {**ARROW_TYPES, Kind.UINT: pa.int64(), Kind.ID: pa.uint64(),
           Kind.PRICE_SHORT: pa.decimal128(18, 4), Kind.PRICE_LONG: pa.decimal128(18, 4)}
+#: Columns as narrow as their field, as stored (pitch.store.BINARY_NARROW).
+_NARROW = {"time_offset_ns": pa.uint32(), "flags": pa.uint8()}
+
+
+def _schema(columns: dict[str, Kind]) -> pa.Schema:
+    return pa.schema(_HEAD + [(c, _NARROW.get(c, _TYPES[k])) for c, k in columns.items()])
+
+
 #: Arrow schema of the rare types' batch (every ``messages_binary_other`` column but file_id).
-SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_FIELD_COLUMNS.items()])
+SCHEMA = _schema(BINARY_FIELD_COLUMNS)
 #: Arrow schema of the frequent types' batch: only the columns they use (``messages_binary``).
-COMMON_SCHEMA = pa.schema(_HEAD + [(c, _TYPES[k]) for c, k in BINARY_COMMON_COLUMNS.items()])
+COMMON_SCHEMA = _schema(BINARY_COMMON_COLUMNS)
 
 #: Layout index by a message's first two bytes as a little-endian u16 (length, then
 #: type); -1: not a message we know.
@@ -373,14 +381,16 @@ def _table(pieces: list, schema: pa.Schema, unit: np.ndarray, seq: np.ndarray,
     placeholder = pa.nulls(len(rows), pa.int64())
     arrays = [placeholder, placeholder,
               pa.DictionaryArray.from_arrays(pa.array(type_index), pa.array(type_codes)),
-              pa.array(unit[rows]), pa.array(seq[rows]), pa.array(packet[rows])]
+              pa.array(unit[rows].astype(np.uint8)), pa.array(seq[rows]),
+              pa.array(packet[rows])]
     for column in schema.names[len(_HEAD):]:
         present = [column in p[2] for p in pieces]
         if not any(present):
             arrays.append(pa.nulls(len(rows), schema.field(column).type))
             continue
         mask = None if all(present) else ~np.repeat(np.array(present), sizes)
-        arrays.append(_column(kinds[column], [p[2].get(column) for p in pieces], sizes, mask))
+        arrays.append(_column(kinds[column], [p[2].get(column) for p in pieces], sizes, mask,
+                              schema.field(column).type))
     runs, at = [], 0
     for layout, r, _ in pieces:
         runs.append((layout.code, at, len(r)))
@@ -388,8 +398,10 @@ def _table(pieces: list, schema: pa.Schema, unit: np.ndarray, seq: np.ndarray,
     return pa.Table.from_arrays(arrays, schema=schema), rows, runs
 
 
-def _column(kind: Kind, parts: list, sizes: list[int], mask: np.ndarray | None) -> pa.Array:
-    """One Arrow column from each piece's values (None where the piece lacks it)."""
+def _column(kind: Kind, parts: list, sizes: list[int], mask: np.ndarray | None,
+            type_: pa.DataType) -> pa.Array:
+    """One Arrow column (of ``type_``) from each piece's values (None where the piece
+    lacks it)."""
     n = sum(sizes)
     present = np.ones(n, bool) if mask is None else ~mask
     if kind in (Kind.ALPHA,) and any(p is not None and p.ndim == 2 for p in parts):
@@ -410,4 +422,4 @@ def _column(kind: Kind, parts: list, sizes: list[int], mask: np.ndarray | None) 
         return codes_to_strings(values, present)
     if kind is Kind.ALPHA:
         return keys_to_strings(values, present)
-    return masked(values, _TYPES[kind], present)
+    return masked(values, type_, present)

@@ -100,8 +100,8 @@ def _ticks(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def _ints(column: pa.ChunkedArray, missing: int = -1) -> np.ndarray:
     arr = column.combine_chunks()
-    if arr.null_count:
-        arr = arr.fill_null(missing)
+    if arr.null_count:  # as int64 first: a narrow unsigned column (unit) cannot hold -1
+        arr = arr.cast(pa.int64()).fill_null(missing)
     return arr.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 

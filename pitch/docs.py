@@ -33,7 +33,8 @@ TABLE_NOTES = {
                        "{binary}, with only their columns, and the unit, sequence and packet "
                        "(frame number) of every message",
     "messages_binary_other": "storage of `messages` for the other binary types, with every "
-                             "binary column",
+                             "binary column; in both, unit, flags and the time offset are "
+                             "stored as wide as their field (`messages` shows BIGINT)",
     "gaps": "binary files: per unit, each run of sequence numbers never received between the "
             "lowest and the highest received",
     "rejects": "every line that is not a valid message, with its reason",
