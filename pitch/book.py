@@ -93,7 +93,7 @@ def pick_file(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None 
     for fid in [file_id] if file_id is not None else files:
         # LIMIT 1 stops the scan at the first hit: the newest file usually has it.
         if conn.execute("SELECT 1 FROM messages WHERE file_id = ? AND symbol = ? LIMIT 1",
-                        [fid, symbol]).fetchone():
+                        [fid, symbol]).fetchall():  # (all: no result left unfinished)
             return int(fid)
     where = f" in file {file_id}" if file_id is not None else ""
     raise PitchError(f"unknown symbol {symbol!r}{where}")
@@ -165,18 +165,24 @@ class SymbolBook:
 
     @cached_property
     def _bbo(self) -> pd.DataFrame:
-        line, time, bid, bid_sh, ask, ask_sh = best_bid_offer(
+        return bbo_frame(*best_bid_offer(
             self.line_no, self.time_ns, self.side == ord("B"), self.price, self.d_shares,
-            self.d_orders)
-        def nullable(values: np.ndarray, known: np.ndarray) -> pd.Series:
-            return pd.Series(values, dtype="Int64").where(known)
+            self.d_orders))
 
-        return pd.DataFrame({
-            "line_no": line, "time_ns": nullable(time, time != UNKNOWN_TIME),
-            "bid_price": np.where(bid_sh < 0, np.nan, bid / PRICE_SCALE),
-            "bid_shares": nullable(bid_sh, bid_sh >= 0),
-            "ask_price": np.where(ask_sh < 0, np.nan, ask / PRICE_SCALE),
-            "ask_shares": nullable(ask_sh, ask_sh >= 0)})
+
+def bbo_frame(line: np.ndarray, time: np.ndarray, bid: np.ndarray, bid_sh: np.ndarray,
+              ask: np.ndarray, ask_sh: np.ndarray) -> pd.DataFrame:
+    """The BBO frame of :meth:`SymbolBook.bbo` from its columns (prices in ticks, an
+    empty side with shares -1, times UNKNOWN_TIME when unknown)."""
+    def nullable(values: np.ndarray, known: np.ndarray) -> pd.Series:
+        return pd.Series(values, dtype="Int64").where(known)
+
+    return pd.DataFrame({
+        "line_no": line, "time_ns": nullable(time, time != UNKNOWN_TIME),
+        "bid_price": np.where(bid_sh < 0, np.nan, bid / PRICE_SCALE),
+        "bid_shares": nullable(bid_sh, bid_sh >= 0),
+        "ask_price": np.where(ask_sh < 0, np.nan, ask / PRICE_SCALE),
+        "ask_shares": nullable(ask_sh, ask_sh >= 0)})
 
 
 def load(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None
