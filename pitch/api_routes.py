@@ -129,7 +129,7 @@ def best_bid_offer(request: Request, symbol: str = Path(description="e.g. AAPL")
 
 def _book(request: Request, symbol: str, file: int | None, form: Format, *,
           at: str | None = None, levels: int | None = None) -> Response:
-    from . import book, book_fast
+    from . import bbo_fast, book, book_fast
 
     try:
         at_ns = None if at is None else book.parse_time(at)
@@ -139,9 +139,8 @@ def _book(request: Request, symbol: str, file: int | None, form: Format, *,
         try:
             if levels:  # only the orders live around the instant
                 file_id, frame = book_fast.depth_at(cur, symbol, at_ns, levels, file)
-            else:
-                loaded = book.load(cur, symbol, file)
-                file_id, frame = loaded.file_id, loaded.bbo()
+            else:  # most orders from ``orders``, only the others replayed
+                file_id, frame = bbo_fast.series(cur, symbol, file)
         except PitchError as exc:  # an unknown symbol or file
             raise NotFound(str(exc)) from None
     name = f"{'book' if levels else 'bbo'}-{symbol}"

@@ -12,8 +12,10 @@ ids (an id may have served another symbol before) and the file's unit clears
 with one SQL statement, and runs :func:`pitch.lifecycle.replay`; the answer, a
 :class:`SymbolBook`, answers :meth:`~SymbolBook.levels_at` and
 :meth:`~SymbolBook.bbo` from its book changes without reading again (the app
-keeps it in a cache). :func:`bbo` is the one-call form; :func:`book_at`, the
-depth at one instant, reads only the orders live around it (:mod:`pitch.book_fast`).
+keeps it in a cache). The one-call forms read less: :func:`bbo`, the whole
+session's best bid and offer, reads most orders from ``orders``
+(:mod:`pitch.bbo_fast`); :func:`book_at`, the depth at one instant, only the
+orders live around it (:mod:`pitch.book_fast`).
 """
 
 from __future__ import annotations
@@ -285,8 +287,13 @@ def book_at(conn: duckdb.DuckDBPyConnection, symbol: str, at_ns: int, levels: in
 
 def bbo(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = None
         ) -> pd.DataFrame:
-    """Best bid and offer of ``symbol`` over its file: see :meth:`SymbolBook.bbo`."""
-    return load(conn, symbol, file_id).bbo()
+    """Best bid and offer of ``symbol`` over its file: see :meth:`SymbolBook.bbo`.
+
+    Reads most orders from ``orders`` and replays only the others
+    (:mod:`pitch.bbo_fast`); the same as ``load(conn, symbol, file_id).bbo()``."""
+    from .bbo_fast import series  # it builds on this module
+
+    return series(conn, symbol, file_id)[1]
 
 
 def trades(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int, limit: int = 5000
