@@ -38,12 +38,9 @@ def top_changes(line: np.ndarray, is_bid: np.ndarray, price: np.ndarray, d_share
     level = codes.astype(np.int64) + (~is_bid) * k  # bids 0..k-1, asks k..2k-1
     lev, m, idx, d_or = _by_level_and_line(level, line, d_orders, 2 * k)
     first = _starts(lev)
-    starts = np.flatnonzero(first)
-    which = np.cumsum(first) - 1
     # Each level after each line that changes it: the last row of (level, line).
     last = np.r_[first[1:] | (m[1:] != m[:-1]), True]
-    cum = np.cumsum(d_or)
-    orders = cum - (cum - d_or)[starts][which]
+    orders = _running(d_or, first)
     end = int(line.max()) + 1
     sides = []
     for ask in (False, True):
@@ -110,10 +107,8 @@ def _side(lev: np.ndarray, m: np.ndarray, orders: np.ndarray, last: np.ndarray,
     ever = np.zeros(len(prices), bool)
     ever[np.searchsorted(prices, sign * best[best != NONE])] = True
     rows = np.flatnonzero(ever[lev - base])
-    step = d_shares[idx[rows]]
-    cum = np.cumsum(step)
     head = _starts(lev[rows])
-    shares = cum - (cum - step)[head][np.cumsum(head) - 1]
+    shares = _running(d_shares[idx[rows]], head)
     keep = last[rows]
     rows, shares, dense = rows[keep], shares[keep], (np.cumsum(head) - 1)[keep]
     r_lev, r_m = lev[rows], m[rows]
@@ -132,6 +127,15 @@ def _side(lev: np.ndarray, m: np.ndarray, orders: np.ndarray, last: np.ndarray,
     at, pick = np.unique(cand, return_index=True)
     best_price = np.r_[np.where(known, sign * moved_to, 0), prices[r_lev[on_best] - base]]
     return at, best_price[pick], np.r_[moved_sh, shares[on_best]][pick]
+
+
+def _running(step: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Running sums of ``step`` that start again at each ``first`` row (np.repeat of
+    each run's base: sequential, unlike a gather per row)."""
+    cum = np.cumsum(step)
+    starts = np.flatnonzero(first)
+    base = (cum - step)[starts]
+    return cum - np.repeat(base, np.diff(np.r_[starts, len(step)]))
 
 
 def _starts(keys: np.ndarray) -> np.ndarray:
