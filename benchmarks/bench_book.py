@@ -15,7 +15,9 @@ busy, each in a fresh child process (so that each peak RSS is its own):
   process's very first call (DuckDB's buffers empty; the OS cache is warm);
 - **book warm**: ``SymbolBook.levels_at`` at ``--instants`` random instants on
   a loaded book (what the Book page does once the symbol is open);
-- **BBO cold** and **warm**: ``book.bbo`` from nothing; the series again;
+- **BBO cold**: ``book.bbo`` from nothing (:mod:`pitch.bbo_fast`: most orders
+  from ``orders``, only the active ones replayed), and the full replay's
+  ``book.load(...).bbo()``, run in turn; **warm**: the loaded book's series again;
 - the engine alone (:func:`pitch.lifecycle.replay`) in messages per second.
 
 Baseline, in the same process: ``SELECT sum(shares) FROM messages``, a
@@ -82,10 +84,14 @@ def measure(db: str, symbol: str, repeat: int, instants: int, fast_instants: int
     warm = [ms(lambda: sb.levels_at(rng.randint(first, last)))[0] for _ in range(instants)]
     out.update(book_cold_ms=statistics.median(cold), sql_ms=statistics.median(sql),
                load_ms=t, book_warm_ms=statistics.median(warm), book_warm_max_ms=max(warm))
-    bbo_cold = [ms(lambda: book.bbo(conn, symbol))[0] for _ in range(repeat)]
+    bbo_cold, bbo_full = [], []
+    for _ in range(repeat):  # in turn, so that both see the same load
+        bbo_cold.append(ms(lambda: book.bbo(conn, symbol))[0])
+        bbo_full.append(ms(lambda: book.load(conn, symbol).bbo())[0])
     first_bbo, frame = ms(sb.bbo)  # from the loaded changes
     bbo_warm = ms(sb.bbo)[0]  # cached now: what the page pays on a rerun
-    out.update(bbo_cold_ms=statistics.median(bbo_cold), bbo_rows=len(frame),
+    out.update(bbo_cold_ms=statistics.median(bbo_cold), bbo_cold_max_ms=max(bbo_cold),
+               bbo_full_ms=statistics.median(bbo_full), bbo_rows=len(frame),
                bbo_compute_ms=first_bbo, bbo_warm_ms=bbo_warm)
     # before the engine alone, which replays every row at once (no buckets)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -165,6 +171,10 @@ def main() -> int:
               f"book {'met' if got['book_cold_ms'] < BOOK_MS else 'NOT met'} cold, "
               f"{'met' if got['book_warm_max_ms'] < BOOK_MS else 'NOT met'} warm; BBO "
               f"{'met' if got['bbo_cold_ms'] < BBO_MS else 'NOT met'} cold")
+        print(f"{'':>14} BBO cold: fast median {got['bbo_cold_ms']:.0f} ms (slowest "
+              f"{got['bbo_cold_max_ms']:.0f} ms), full replay {got['bbo_full_ms']:.0f} ms: "
+              f"{got['bbo_full_ms'] / got['bbo_cold_ms']:.1f}x; load average "
+              f"{os.getloadavg()[0]:.2f}")
         print(f"{'':>14} fast cold book_at ({args.fast} random instants and the last time): "
               f"median {got['fast_ms']:.0f} ms, slowest {got['fast_max_ms']:.0f} ms at "
               f"{got['fast_max_at']}, at the last time {got['fast_end_ms']:.0f} ms, first call "
