@@ -112,8 +112,9 @@ def series(conn: duckdb.DuckDBPyConnection, symbol: str, file_id: int | None = N
     active = ended == _ACTIVE
     if active.any():
         parts.append(_active_changes(conn, fid, symbol, {k: v[active] for k, v in o.items()}))
-    line, side, price, d_shares, d_orders = (np.concatenate(c).astype(np.int64)
-                                             for c in zip(*parts))
+    line, side, price, d_shares, d_orders = (np.concatenate(c) for c in zip(*parts))
+    line, price, d_shares, d_orders = (c.astype(np.int64, copy=False)  # no copy if int64
+                                       for c in (line, price, d_shares, d_orders))
     line, bid, bid_sh, ask, ask_sh = top_changes(line, side == ord("B"), price, d_shares,
                                                  d_orders)
     return fid, book.bbo_frame(line, _times(conn, fid, line), bid, bid_sh, ask, ask_sh)
