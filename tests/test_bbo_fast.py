@@ -148,7 +148,7 @@ def test_messy_binary_session(tmp_path) -> None:
     conn = store.connect(tmp_path / "messy.duckdb")
     new_file(conn)
     with registered(conn, "_rows", binary_session(seed=3, n=6000)):
-        conn.execute("INSERT INTO messages_binary BY NAME SELECT 1 AS file_id, * FROM _rows")
+        conn.execute("INSERT INTO messages_binary_other BY NAME SELECT 1 AS file_id, * FROM _rows")
     derive_orders(conn, text=False)
     for ends in ("stored", "unknown"):
         with_ends(conn, ends)
