@@ -5,11 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import fresh_caches  # noqa: F401 (autouse)
-from pitch import ingest, store
+from pitch import book, ingest, store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "pitch_data.txt"
@@ -83,3 +84,18 @@ def test_empty_database(tmp_path, monkeypatch) -> None:
         monkeypatch.setenv(name, str(value))
     at = book_page()
     assert "No data yet" in text(at)
+
+
+def test_the_page_shows_what_the_full_replay_gives(loaded, template) -> None:
+    """The page reads the fast paths (book_fast, bbo_fast): its depth table and the head
+    of its BBO table equal the slow, obviously correct replay of every message."""
+    at = book_page(symbol="SPY", at="08:01:30.250", levels="5")
+    conn = store.connect(template, read_only=True)  # the app's copy is open in-process
+    whole = book.load(conn, "SPY")
+    conn.close()
+    depth = at.dataframe[0].value.reset_index(drop=True)
+    pd.testing.assert_frame_equal(depth, whole.levels_at(book.parse_time("08:01:30.250"), 5),
+                                  check_dtype=False)
+    shown = at.dataframe[1].value.reset_index(drop=True)
+    assert len(shown) == min(1_000, len(whole.bbo())) > 10
+    assert shown["line_no"].tolist() == whole.bbo()["line_no"].head(len(shown)).tolist()
