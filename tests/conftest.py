@@ -27,6 +27,17 @@ def db(tmp_path):
     conn.close()
 
 
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    """A database of the real sample, ingested once for the module that asks."""
+    from pitch import ingest, store
+
+    conn = store.connect(tmp_path_factory.mktemp("real") / "real.duckdb")
+    ingest.ingest_path(conn, SHARED_SAMPLE)
+    yield conn
+    conn.close()
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Modules with slow tests first, each module's tests kept in their order: with
     ``-n 2 --dist loadfile`` (pytest-xdist, the second phase of ./run-tests.sh) a

@@ -21,13 +21,11 @@ from hypothesis import strategies as st
 
 import book_reference as ref
 from pitch import bbo, bbo_fast, book, generate_binary, ingest, store, top_of_book
-from pitch.generate import generate_lines
 from pitch.lifecycle import Adds
 from pitch.settings import SAMPLE_FILE
-from pitch.store import registered
-from conftest import SHARED_SAMPLE
-from test_book import as_ref_bbo, binary_session, rows_of
-from test_book_fast import (derive_orders, engine_ends, new_file, put_stream, ranked_symbols,
+from test_book import as_ref_bbo, rows_of
+from test_book_fast import (engine_ends, generated_capture, generated_text,
+                            put_messy_binary, put_stream, ranked_symbols,
                             with_ends)
 from test_lifecycle import random_stream, streams
 
@@ -101,14 +99,6 @@ def test_small_random_changes(n: int, lines: int, prices: int, seed: int) -> Non
 
 # --- sessions ------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    conn = store.connect(tmp_path_factory.mktemp("bbo") / "real.duckdb")
-    ingest.ingest_path(conn, SHARED_SAMPLE)
-    yield conn
-    conn.close()
-
-
 @pytest.mark.parametrize("rank", [0, 1, 2, 5, 13, 34, 89])
 def test_real_sample(real, rank: int) -> None:
     symbol, = ranked_symbols(real, 1, [rank])
@@ -124,8 +114,7 @@ def test_committed_sample(tmp_path) -> None:
 
 
 def test_generated_text_session(tmp_path) -> None:
-    conn = store.connect(tmp_path / "gen.duckdb")
-    ingest.ingest_bytes(conn, b"".join(generate_lines(20_000, seed=11)), "gen.pitch")
+    conn = generated_text(tmp_path)
     for symbol in ("SPY", "AAPL", "BRK.A", "GOOGL.WI", "ZVZZT"):
         check(conn, symbol, reference=symbol == "SPY")
     conn.close()
@@ -133,10 +122,7 @@ def test_generated_text_session(tmp_path) -> None:
 
 @pytest.mark.parametrize("fmt,seed", [("pcap", 1), ("units", 2)])
 def test_generated_binary_sessions(tmp_path, fmt: str, seed: int) -> None:
-    path = tmp_path / f"cap.{fmt}"
-    generate_binary.write_file(path, fmt, 12_000, seed=seed, gaps=True, retransmissions=True)
-    conn = store.connect(tmp_path / "bin.duckdb")
-    ingest.ingest_path(conn, path)
+    conn = generated_capture(tmp_path, fmt, seed)
     for symbol in ranked_symbols(conn, 1, [0, 2, 5]):
         check(conn, symbol, reference=True)
     conn.close()
@@ -146,10 +132,7 @@ def test_messy_binary_session(tmp_path) -> None:
     """Modifies, executions at price with what remains, deletes, unit clears, unknown
     times and ids: the engine's road; then without the end lines (a version 5 file)."""
     conn = store.connect(tmp_path / "messy.duckdb")
-    new_file(conn)
-    with registered(conn, "_rows", binary_session(seed=3, n=6000)):
-        conn.execute("INSERT INTO messages_binary_other BY NAME SELECT 1 AS file_id, * FROM _rows")
-    derive_orders(conn, text=False)
+    put_messy_binary(conn)
     for ends in ("stored", "unknown"):
         with_ends(conn, ends)
         for symbol in ("AAA", "BBB", "CCC"):

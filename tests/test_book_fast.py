@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -26,7 +27,6 @@ from pitch.layouts import ROLES, Role, codes
 from pitch.lifecycle import ORDER_ROLES, ROLE_IDS, Adds, Events, replay, role_of
 from pitch.settings import SAMPLE_FILE
 from pitch.store import registered
-from conftest import SHARED_SAMPLE
 from test_book import binary_session
 from test_lifecycle import random_stream, streams
 
@@ -60,14 +60,6 @@ def ranked_symbols(conn, fid: int, ranks) -> list[str]:
     names = [r[0] for r in conn.execute("SELECT symbol FROM orders WHERE file_id = ? GROUP BY 1 "
                                         "ORDER BY count(*) DESC, 1", [fid]).fetchall()]
     return [names[r] for r in ranks if r < len(names)]
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    conn = store.connect(tmp_path_factory.mktemp("fast") / "real.duckdb")
-    ingest.ingest_path(conn, SHARED_SAMPLE)
-    yield conn
-    conn.close()
 
 
 # --- the ends stored at ingest ---------------------------------------------------------
@@ -132,9 +124,33 @@ def test_committed_sample(tmp_path) -> None:
     conn.close()
 
 
-def test_generated_text_session(tmp_path) -> None:
+def generated_text(tmp_path) -> duckdb.DuckDBPyConnection:
+    """A database of a generated 20k-message text session (file 1)."""
     conn = store.connect(tmp_path / "gen.duckdb")
     ingest.ingest_bytes(conn, b"".join(generate_lines(20_000, seed=11)), "gen.pitch")
+    return conn
+
+
+def generated_capture(tmp_path, fmt: str, seed: int) -> duckdb.DuckDBPyConnection:
+    """A database of a generated 12k-message capture with gaps and retransmissions."""
+    path = tmp_path / f"cap.{fmt}"
+    generate_binary.write_file(path, fmt, 12_000, seed=seed, gaps=True, retransmissions=True)
+    conn = store.connect(tmp_path / "bin.duckdb")
+    ingest.ingest_path(conn, path)
+    return conn
+
+
+def put_messy_binary(conn) -> None:
+    """test_book's messy binary session (modifies, executions at price, deletes, unit
+    clears, unknown times) as file 1, with its orders."""
+    new_file(conn)
+    with registered(conn, "_rows", binary_session(seed=3, n=6000)):
+        conn.execute("INSERT INTO messages_binary_other BY NAME SELECT 1 AS file_id, * FROM _rows")
+    derive_orders(conn, text=False)
+
+
+def test_generated_text_session(tmp_path) -> None:
+    conn = generated_text(tmp_path)
     for symbol in ("SPY", "AAPL", "BRK.A", "GOOGL.WI", "ZVZZT"):
         check(conn, symbol, 1, instants(conn, 1, count=8))
     conn.close()
@@ -142,10 +158,7 @@ def test_generated_text_session(tmp_path) -> None:
 
 @pytest.mark.parametrize("fmt,seed", [("pcap", 1), ("units", 2)])
 def test_generated_binary_sessions(tmp_path, fmt: str, seed: int) -> None:
-    path = tmp_path / f"cap.{fmt}"
-    generate_binary.write_file(path, fmt, 12_000, seed=seed, gaps=True, retransmissions=True)
-    conn = store.connect(tmp_path / "bin.duckdb")
-    ingest.ingest_path(conn, path)
+    conn = generated_capture(tmp_path, fmt, seed)
     kinds = {r[0] for r in conn.execute("SELECT DISTINCT type FROM messages").fetchall()}
     assert {"0x24", "0x27", "0x29"} <= kinds  # executions at price, modifies, deletes
     for symbol in ranked_symbols(conn, 1, [0, 2, 5]):
@@ -249,11 +262,7 @@ def scratch():
 
 
 def test_messy_binary_session(scratch) -> None:
-    frame = binary_session(seed=3, n=6000)
-    new_file(scratch)
-    with registered(scratch, "_rows", frame):
-        scratch.execute("INSERT INTO messages_binary_other BY NAME SELECT 1 AS file_id, * FROM _rows")
-    derive_orders(scratch, text=False)
+    put_messy_binary(scratch)
     for ends in ("stored", "late", "unknown"):
         with_ends(scratch, ends, 3)
         for symbol in ("AAA", "BBB", "CCC"):
