@@ -323,8 +323,7 @@ def _migrate_to_7(conn: duckdb.DuckDBPyConnection) -> None:
     if not old or set(old) == set(BINARY_COMMON_MESSAGE_COLUMNS):
         return
     common = sql_list(BINARY_COMMON_CODES)
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         conn.execute("DROP VIEW IF EXISTS messages")  # over the old table; made again below
         conn.execute("ALTER TABLE messages_binary RENAME TO messages_binary_v6")
         for name, columns in (("messages_binary", BINARY_COMMON_MESSAGE_COLUMNS),
@@ -334,10 +333,6 @@ def _migrate_to_7(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(f"INSERT INTO {name} SELECT {', '.join(columns)} FROM messages_binary_v6 "
                          f"WHERE type {where} ({common}) ORDER BY file_id, line_no")
         conn.execute("DROP TABLE messages_binary_v6")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _orders_sql(conn: duckdb.DuckDBPyConnection) -> str:
