@@ -21,14 +21,15 @@ from .errors import DecodeError
 from .arrays import (ALPHA_MARKER, ARROW_TYPES, codes_to_strings, decimal, keys_to_strings,
                      masked, packed_alpha_key, packed_printable)
 from .layouts import (BINARY_COMMON_CODES, BINARY_COMMON_COLUMNS, BINARY_FIELD_COLUMNS,
-                      BINARY_LAYOUTS, Kind, Layout)
+                      BINARY_LAYOUTS, BINARY_NARROW, Kind, Layout)
 
+#: Columns as narrow as their field, as stored (pitch.layouts.BINARY_NARROW).
+_NARROW = {col: {1: pa.uint8(), 2: pa.uint16(), 4: pa.uint32()}[width]
+           for col, width in BINARY_NARROW.items()}
 _HEAD = [("line_no", pa.int64()), ("time_ns", pa.int64()), ("type", ARROW_TYPES[Kind.CODE]),
-         ("unit", pa.uint8()), ("sequence", pa.int64()), ("packet", pa.int64())]
+         ("unit", _NARROW["unit"]), ("sequence", pa.int64()), ("packet", pa.int64())]
 _TYPES = {**ARROW_TYPES, Kind.UINT: pa.int64(), Kind.ID: pa.uint64(),
           Kind.PRICE_SHORT: pa.decimal128(18, 4), Kind.PRICE_LONG: pa.decimal128(18, 4)}
-#: Columns as narrow as their field, as stored (pitch.store.BINARY_NARROW).
-_NARROW = {"time_offset_ns": pa.uint32(), "flags": pa.uint8()}
 
 
 def _schema(columns: dict[str, Kind]) -> pa.Schema:
@@ -381,7 +382,7 @@ def _table(pieces: list, schema: pa.Schema, unit: np.ndarray, seq: np.ndarray,
     placeholder = pa.nulls(len(rows), pa.int64())
     arrays = [placeholder, placeholder,
               pa.DictionaryArray.from_arrays(pa.array(type_index), pa.array(type_codes)),
-              pa.array(unit[rows].astype(np.uint8)), pa.array(seq[rows]),
+              masked(unit[rows], _NARROW["unit"], None), pa.array(seq[rows]),
               pa.array(packet[rows])]
     for column in schema.names[len(_HEAD):]:
         present = [column in p[2] for p in pieces]

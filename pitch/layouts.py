@@ -406,6 +406,10 @@ FIELD_COLUMNS: dict[str, Kind] = _columns(ALL_LAYOUTS)
 TEXT_FIELD_COLUMNS: dict[str, Kind] = _columns(LAYOUTS)
 #: The field columns binary messages use.
 BINARY_FIELD_COLUMNS: dict[str, Kind] = _columns(BINARY_LAYOUTS)
+#: Binary columns stored as unsigned integers as wide as their field, in bytes
+#: (``unit``: the unit header's byte): less for DuckDB to compress and write.
+#: pitch.store and pitch.binary type them from this; ``messages`` shows BIGINT.
+BINARY_NARROW: dict[str, int] = {"unit": 1, "time_offset_ns": 4, "flags": 1}
 
 #: Columns holding prices, ids (decoded to integers).
 PRICE_COLUMNS = tuple(c for c, k in FIELD_COLUMNS.items() if k in PRICE_KINDS)
