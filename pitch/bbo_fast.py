@@ -127,15 +127,14 @@ def _active_changes(conn: duckdb.DuckDBPyConnection, fid: int, symbol: str,
     params = {"f": fid, "lo": int(a["line_no"].min())}
     ids = _distinct(a["order_id"])
     ranked = pa.table({"order_id": pa.array(ids, pa.uint64()), "id_rank": np.arange(len(ids))})
-    clears = conn.execute(_CLEARS_SQL + " LIMIT 1", {"f": fid}).fetchall()
+    clears = conn.execute(_CLEARS_SQL, {"f": fid}).fetchnumpy()  # read once: rare rows
     with registered(conn, "_pitch_bbo_ids", ranked):
-        if not clears:
+        if not len(clears["line_no"]):
             rows = _columns(conn, _ROWS_SQL, params)
             if np.isin(rows["role"], TEXT_ROLES).all():
                 return text_changes(rows, a)
         engine = conn.execute(_ENGINE_SQL, params).fetchnumpy()
-    every = conn.execute(_CLEARS_SQL, {"f": fid}).fetchnumpy()
-    got = {k: np.concatenate([np.asarray(engine[k]), np.asarray(every[k])]) for k in engine}
+    got = {k: np.concatenate([np.asarray(engine[k]), np.asarray(clears[k])]) for k in engine}
     got["mine"] = (got["role"] == _ADD) & np.isin(got["line_no"], a["line_no"])
     sb = book.from_rows(fid, symbol, got)
     after = ~np.isin(sb.line_no, a["line_no"])  # the arrivals are counted apart
