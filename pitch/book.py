@@ -35,7 +35,7 @@ import pandas as pd
 from .bbo import best_bid_offer, by_level
 from .errors import PitchError
 from .layouts import BINARY, PRICE_SCALE, ROLES, Role, codes
-from .lifecycle import ORDER_ROLES, ROLE_IDS, Adds, Events, replay
+from .lifecycle import ORDER_ROLES, ROLE_IDS, Adds, Events, replay, take
 from .store import sql_list
 
 UNKNOWN_TIME = -1
@@ -236,7 +236,7 @@ def build(file_id: int, symbol: str, adds: Adds, events: Events,
         ai = a_order[a_cut[j]:a_cut[j + 1]] if k > 1 else np.arange(len(adds))
         ei = np.concatenate([e_order[e_cut[j]:e_cut[j + 1]], clears]) if k > 1 else \
             np.arange(len(events))
-        parts.append(_own(_take(adds, ai), _take(events, ei), ai))
+        parts.append(_own(take(adds, ai), take(events, ei), ai))
     stream_line, at = np.unique(np.concatenate([p[0] for p in parts]), return_index=True)
     stream_time = np.concatenate([p[1] for p in parts])[at]  # a clear may be in every bucket
     ch = [np.concatenate([p[2][c] for p in parts]) for c in range(7)]
@@ -249,10 +249,6 @@ def build(file_id: int, symbol: str, adds: Adds, events: Events,
     line, time, _, side, price, d_shares, d_orders = ch
     return SymbolBook(file_id, symbol, stream_line, stream_time, line, time, side, price,
                       d_shares, d_orders)
-
-
-def _take(columns: Adds | Events, rows: np.ndarray) -> Any:
-    return type(columns)(**{k: v[rows] for k, v in columns.__dict__.items()})
 
 
 def _own(adds: Adds, events: Events, add_index: np.ndarray) -> tuple[Any, ...]:

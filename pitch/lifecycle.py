@@ -230,12 +230,12 @@ def replay_parts(adds: Adds, events: Events, parts: int,
     cleared_by = np.empty(na, np.int64)
     event_add = np.full(ne, -1, np.int64)
     event_price = np.where(events.role == _EAP, events.price, -1).astype(np.int64)
-    clear_events = _take(events, clears)
+    clear_events = take(events, clears)
 
     def one(k: int) -> None:  # the parts' rows are disjoint
         ra, re = by_a[at_a[k]:at_a[k + 1]], by_e[at_e[k]:at_e[k + 1]]
-        mine = _take(events, re)
-        got = replay(_take(adds, ra, _BOOK_ONLY), _concat(mine, clear_events) if len(clears)
+        mine = take(events, re)
+        got = replay(take(adds, ra, _BOOK_ONLY), _concat(mine, clear_events) if len(clears)
                      else mine, book=False)
         for name in _PER_ADD:
             out[name][ra] = getattr(got, name)
@@ -269,8 +269,9 @@ def _by_part(part: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray]:
 _BOOK_ONLY = ("side", "symbol", "displayed")
 
 
-def _take(columns: Any, rows: np.ndarray, unread: tuple[str, ...] = ()) -> Any:
-    """``columns`` at ``rows``; the ``unread`` fields only sized to match, not copied."""
+def take(columns: Any, rows: np.ndarray, unread: tuple[str, ...] = ()) -> Any:
+    """:class:`Adds` or :class:`Events` at ``rows``; the ``unread`` fields only sized to
+    match, not copied."""
     out = {}
     for f in fields(columns):
         values = getattr(columns, f.name)
