@@ -186,29 +186,13 @@ class Linked:
 
 
 def link(adds: pa.Table, events: pa.Table) -> Linked:
-    """Link each event of one bucket to its add and sum them per add.
-
-    A big bucket is linked in PARTS by order id, two at a time: numpy releases
-    the GIL, and each part's sort stays in the cache.
-    """
+    """Link each event of one bucket to its add (:func:`pairs`) and sum them per add."""
     add_id = adds.column("order_id").to_numpy()
     add_line = adds.column("line_no").to_numpy()
     ev_id = events.column("order_id").to_numpy()
     ev_line = events.column("line_no").to_numpy()
     na = len(add_id)
-    if na + len(ev_id) < PART_ROWS:
-        on, to = _pairs(add_id, add_line, ev_id, ev_line)
-    else:
-        parts_a, parts_e = _split(add_id), _split(ev_id)
-
-        def part(k: int) -> tuple[np.ndarray, np.ndarray]:
-            a, e = parts_a[k], parts_e[k]
-            on, to = _pairs(add_id[a], add_line[a], ev_id[e], ev_line[e])
-            return e[on], a[to]
-        with ThreadPoolExecutor(2, thread_name_prefix="pitch-link-part") as pool:
-            pairs = list(pool.map(part, range(PARTS)))
-        on = np.concatenate([p[0] for p in pairs])
-        to = np.concatenate([p[1] for p in pairs])
+    on, to = pairs(add_id, add_line, ev_id, ev_line)
 
     shares = events.column("shares").to_numpy()[on].astype(np.float64)  # sums stay < 2**53
     is_exec = events.column("executed").to_numpy(zero_copy_only=False)
@@ -234,9 +218,30 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
     return Linked(orders, ev_line[is_exec], event_add[is_exec])
 
 
-#: See :func:`link`.
+#: See :func:`pairs`.
 PARTS = 16
 PART_ROWS = 400_000
+
+
+def pairs(add_id: np.ndarray, add_line: np.ndarray, ev_id: np.ndarray, ev_line: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """(events, their adds): each event that has an add (the latest of its id before
+    it), and that add; grouped by add, each add's events in line order.
+
+    Over PART_ROWS rows, in PARTS parts by order id, two at a time: numpy releases
+    the GIL, and each part's sort stays in the cache.
+    """
+    if len(add_id) + len(ev_id) < PART_ROWS:
+        return _pairs(add_id, add_line, ev_id, ev_line)
+    parts_a, parts_e = _split(add_id), _split(ev_id)
+
+    def part(k: int) -> tuple[np.ndarray, np.ndarray]:
+        a, e = parts_a[k], parts_e[k]
+        on, to = _pairs(add_id[a], add_line[a], ev_id[e], ev_line[e])
+        return e[on], a[to]
+    with ThreadPoolExecutor(2, thread_name_prefix="pitch-link-part") as pool:
+        got = list(pool.map(part, range(PARTS)))
+    return np.concatenate([p[0] for p in got]), np.concatenate([p[1] for p in got])
 
 
 def _split(ids: np.ndarray) -> list[np.ndarray]:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from . import binary, lifecycle
 from .binary import BinaryBatch
-from .derive import Linked, Lifecycles
+from .derive import Linked, Lifecycles, pairs
 from .layouts import (BINARY_COMMON_CODES, BINARY_LAYOUTS, BREAK_CODES, EXECUTE_CODES, ROLES,
                       TRADE_CODES, Role)
 from .store import ORDER_STORED_COLUMNS, sql_list
@@ -187,7 +187,10 @@ def link(adds: pa.Table, events: pa.Table) -> Linked:
     # Orders need no book changes; the replay runs in parts of about PART_ENTRIES
     # rows by order id (cache-sized), on LINK_THREADS threads.
     parts = max(1, (adds.num_rows + events.num_rows) // PART_ENTRIES)
-    if parts == 1:
+    if lifecycle.simple(columns[1]):  # only executions, cancels and deletes: text's one sort
+        a, e = columns
+        got = lifecycle.replay_paired(a, e, *pairs(a.order_id, a.line_no, e.order_id, e.line_no))
+    elif parts == 1:
         got = lifecycle.replay(*columns, book=False)
     else:
         with ThreadPoolExecutor(LINK_THREADS, thread_name_prefix="pitch-link-part") as pool:

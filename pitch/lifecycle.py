@@ -251,6 +251,72 @@ def replay_parts(adds: Adds, events: Events, parts: int,
                      changes=None)
 
 
+#: Roles :func:`replay_paired` applies: each changes its own order only, and none
+#: sets a new quantity or price.
+SIMPLE_ROLES = (Role.EXECUTE, Role.CANCEL, Role.DELETE)
+_IS_SIMPLE = np.zeros(256, bool)
+_IS_SIMPLE[[ROLE_IDS[r] for r in SIMPLE_ROLES]] = True
+
+
+def simple(events: Events) -> bool:
+    """Whether every event is of :data:`SIMPLE_ROLES` (then :func:`replay_paired` applies)."""
+    return bool(_IS_SIMPLE[events.role].all())
+
+
+def replay_paired(adds: Adds, events: Events, on: np.ndarray, to: np.ndarray) -> Lifecycle:
+    """``replay(adds, events, book=False)`` when :func:`simple` holds, from the events'
+    pairs with their adds: ``on`` the events that have an add (the latest of their id
+    before them), ``to`` that add, grouped by add and each add's events in line
+    order, as :func:`pitch.derive.pairs` gives them (one sort, as text's link).
+
+    With no modify, execution at price or unit clear, what remains after an event
+    is the add's shares less a running sum of the group's executions and cancels
+    (a delete takes the rest), and an order's applied events are those up to the
+    first that leaves nothing: no second sort and no per-part scatter, about half
+    the time of :func:`replay_parts` on a bucket of a million rows.
+    """
+    if not simple(events):
+        raise ValueError("replay_paired applies executions, cancels and deletes only")
+    na, ne, m = len(adds.line_no), len(events.line_no), len(on)
+    role, q = events.role[on], events.shares[on]
+    dele = role == _DELETE
+    sub = q * ~dele
+    k = np.arange(m)
+    first = np.ones(m, bool)
+    first[1:] = to[1:] != to[:-1]
+    g0 = np.maximum.accumulate(k * first)  # where each pair's group starts
+    total = np.cumsum(sub)
+    shares = adds.shares[to]
+    r_before = shares - (total - sub - (total - sub)[g0])
+    r_after = r_before - sub
+    ended = np.maximum.accumulate(np.where((r_after <= 0) | dele, k, -1))
+    applied = shares > 0  # an add of 0 shares is gone at once
+    applied[1:] &= ended[:-1] < g0[1:]  # nothing before it in its group ended the order
+    on_a, to_a, q_a, role_a = on[applied], to[applied], q[applied], role[applied]
+    fill = role_a == _EXEC
+
+    def per_add(values: np.ndarray) -> np.ndarray:  # sums stay < 2**53
+        return np.bincount(to_a, values.astype(np.float64), na).astype(np.int64)
+
+    executed = per_add(q_a * fill)
+    cancelled = per_add(np.where(role_a == _DELETE, r_before[applied], q_a * ~fill))
+    count = np.bincount(to_a, minlength=na).astype(np.int64)
+    last = np.flatnonzero(np.append(to_a[1:] != to_a[:-1], True)) if len(to_a) else to_a
+    last_line, last_time = np.full(na, -1, np.int64), np.full(na, -1, np.int64)
+    last_line[to_a[last]] = events.line_no[on_a[last]]
+    last_time[to_a[last]] = events.time_ns[on_a[last]]
+    remaining = adds.shares - executed - cancelled
+    event_add, event_price = np.full(ne, -1, np.int64), np.full(ne, -1, np.int64)
+    event_add[on_a] = to_a
+    event_price[on_a[fill]] = adds.price[to_a[fill]]
+    return Lifecycle(
+        executed=executed, cancelled=cancelled, added=np.zeros(na, np.int64),
+        modifies=np.zeros(na, np.int64), events=count, last_line=last_line,
+        last_time=last_time, last_price=adds.price.astype(np.int64, copy=True),
+        remaining=remaining, open=remaining > 0, cleared_by=np.full(na, -1, np.int64),
+        event_add=event_add, event_price=event_price, changes=None)
+
+
 def _through(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``rows[index]``, -1 where ``index`` is -1 (none)."""
     out = np.full(len(index), -1, np.int64)

@@ -93,6 +93,73 @@ def test_binary_orders_and_executions_equal_the_slow_replay(db, tmp_path, monkey
     assert stored == sorted(stored)  # inserted in line order, range after range
 
 
+def simple_capture(seed: int, n: int) -> tuple[bytes, list[dict]]:
+    """A pcap whose order events are only executions, reductions and deletes (as a
+    capture of text's events is), with trades; and its messages as stored (line order,
+    Time messages included)."""
+    from pitch.binary_encode import message, unit
+
+    rng = np.random.default_rng(seed)
+    kinds = [0x21, 0x22, 0x22, 0x23, 0x25, 0x26, 0x26, 0x29, 0x2B]
+    stored, units, seq, line = [], [], {1: 1, 2: 1}, 0
+    for start in range(0, n, 40):
+        u = int(rng.integers(1, 3))
+        second = 34_200 + start // 400
+        body = [message(0x20, time_ns=second)]
+        line += 1
+        stored.append({"type": "0x20", "line_no": line, "unit": u})
+        for kind in rng.choice(kinds, 40):
+            m = {"type": f"0x{kind:02X}", "order_id": int(rng.integers(1, 300)),
+                 "time_offset_ns": int(rng.integers(0, 10**9)), "unit": u}
+            if kind in (0x21, 0x22, 0x2B):
+                m |= {"side": "BS"[rng.integers(2)], "symbol": "ZVZZT",
+                      "shares": int(rng.integers(0, 400)),
+                      "price": Decimal(int(rng.integers(9_900, 10_100))) / 100}
+            elif kind != 0x29:
+                m["shares"] = int(rng.integers(0, 250))
+            if kind in (0x23, 0x2B):
+                m["execution_id"] = int(rng.integers(1, 1 << 60))
+            body.append(message(kind, **{k: v for k, v in m.items() if k not in ("type", "unit")}))
+            line += 1
+            stored.append(m | {"line_no": line, "time_ns": second * 10**9 + m["time_offset_ns"]})
+        units.append(unit(seq[u], u, body))
+        seq[u] += len(body)
+    return capture_write.write_pcap(units), stored
+
+
+def test_a_capture_of_executions_cancels_and_deletes_takes_one_sort(db, tmp_path,
+                                                                      monkeypatch) -> None:
+    """Such buckets are linked by lifecycle.replay_paired (text's one sort): the same
+    orders and executions as the slow replay, in several buckets and pairing parts."""
+    from pitch import lifecycle
+
+    raw, messages = simple_capture(11, 12_000)
+    (tmp_path / "s.pcap").write_bytes(raw)
+    monkeypatch.setattr(ingest, "buckets_for", lambda size, gz=False, **_: 3)
+    monkeypatch.setattr(derive, "PART_ROWS", 500)  # pairs in parts, on threads
+    used = []
+    for name in ("replay_paired", "replay", "replay_parts"):
+        monkeypatch.setattr(lifecycle, name, lambda *a, _f=getattr(lifecycle, name), _n=name,
+                            **k: used.append(_n) or _f(*a, **k))
+    ingest.ingest_path(db, tmp_path / "s.pcap", chunk_size=64 << 10)
+    assert used == ["replay_paired"] * 3
+    adds, events, want = reference(messages)
+    assert (want.remaining < 0).any() and (want.event_add < 0).any() and want.open.any()
+    got = db.execute("SELECT line_no, executed_shares, cancelled_shares, events, remaining_shares, "
+                     "last_time_ns, end_line_no FROM orders ORDER BY line_no"
+                     ).fetchall()
+    assert got == [(a["line_no"], int(want.executed[i]), int(want.cancelled[i]),
+                    int(want.events[i]), int(want.remaining[i]),
+                    int(want.last_time[i]) if want.events[i] else a["time_ns"],
+                    None if want.open[i] else int(want.last_line[i] if want.events[i]
+                                                  else a["line_no"]))
+                   for i, a in enumerate(adds)]
+    fills = {m["line_no"]: adds[want.event_add[j]]["price"] if want.event_add[j] >= 0 else None
+             for j, m in enumerate(events) if m["type"] == "0x23"}
+    assert dict(db.execute("SELECT line_no, price FROM executions WHERE type = '0x23'"
+                           ).fetchall()) == fills
+
+
 def test_real_capture_orders(db) -> None:
     from pathlib import Path
 
