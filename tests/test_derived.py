@@ -100,6 +100,27 @@ def test_lifecycle_of_a_reused_id_stops_at_the_next_add(db) -> None:
         [3, "add", 300], [4, "executed", 250], [5, "cancelled", 150]]
 
 
+def test_lifecycle_ends_at_the_orders_end_line_when_text_links_more(db) -> None:
+    """Text links every event of an id up to its next add, so an order's end_line_no
+    may lie after the event that ended it; the lifecycle read up to that line still
+    shows only what the engine applied (and an open order reads to the file's end)."""
+    load(db, [
+        add(34200000, "ORD1", "B", 100, "AAPL", "1830100"),  # 1
+        cancel(34200001, "ORD1", 100),                       # 2: gone
+        cancel(34200002, "ORD1", 10),                        # 3: linked by text, not applied
+        add(34200003, "ORD2", "S", 50, "MSFT", "3300000"),   # 4: open
+        executed(34200004, "ORD2", 20, "X1"),                # 5
+    ])
+    assert db.execute("SELECT line_no, end_line_no FROM orders ORDER BY 1").fetchall() == [
+        (1, 3), (4, None)]
+    assert queries.order_lifecycle(db, 1, 1)[["line_no", "event", "remaining_shares"]
+                                             ].values.tolist() == [[1, "add", 100],
+                                                                   [2, "cancelled", 0]]
+    assert queries.order_lifecycle(db, 1, 4)[["line_no", "event", "remaining_shares"]
+                                             ].values.tolist() == [[4, "add", 50],
+                                                                   [5, "executed", 30]]
+
+
 def test_events_without_an_earlier_add_touch_no_order(db) -> None:
     """An execution or cancel whose order was added before the file (or later in it)."""
     load(db, [
