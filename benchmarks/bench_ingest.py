@@ -117,10 +117,12 @@ class TempDisk:
 def ours(path: Path, db: Path, messages: int) -> dict:
     conn = store.connect(db)
     try:
+        before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         with TempDisk(db, path) as temp:
             result = ingest_path(conn, path)
         seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
         rss = peak_rss_mb()
         problems = check_derived(conn)
     finally:
@@ -130,7 +132,8 @@ def ours(path: Path, db: Path, messages: int) -> dict:
     if problems:
         raise SystemExit("derived tables disagree with the messages: " + "; ".join(problems))
     return {"seconds": seconds, "rss_mb": rss, "phases": result.phases,
-            "temp_mb": temp.peak / 1e6, "db_mb": db.stat().st_size / 1e6}
+            "temp_mb": temp.peak / 1e6, "db_mb": db.stat().st_size / 1e6,
+            "user_s": after.ru_utime - before.ru_utime, "sys_s": after.ru_stime - before.ru_stime}
 
 
 def check_derived(conn: duckdb.DuckDBPyConnection) -> list[str]:
