@@ -11,8 +11,9 @@ sort on a non-time column, a filter, one order, one symbol), sidebar
 included. Each is the median of ``--repeat`` runs. Baseline: ``SELECT
 sum(shares) FROM messages``, a one-column scan, in the same process; the
 ratio column is view/baseline. First, the five single queries with a 200 ms
-target at 10,000,000 messages (``targets``).
-CSV exports run on click and are timed separately (no 1 s target).
+target (``targets``; issue 15 asks it at 100,000,000 messages too).
+CSV exports run on click and are timed separately (no 1 s target). Exits 1
+unless every view is under 1 s and every target query under 200 ms.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pitch.queries.orders import ORDER_SORTS  # noqa: E402
 from pitch.sql_examples import EXAMPLES  # noqa: E402
 
 TARGET_MS = 1000.0  # a whole page view
-QUERY_TARGET_MS = 200.0  # one query of targets() at 10M messages
+QUERY_TARGET_MS = 200.0  # one query of targets() (issue 15: at 100M messages too)
 
 
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:
@@ -198,7 +199,8 @@ def main() -> int:
         c.close()
     verdict = "OK" if worst < TARGET_MS else "TOO SLOW"
     print(f"\nslowest view {worst:.0f} ms (target < {TARGET_MS:.0f} ms): {verdict}")
-    return 0 if worst < TARGET_MS else 1
+    # Passes only when both hold: every view under 1 s, every dashboard query under 200 ms.
+    return 0 if worst < TARGET_MS and slowest < QUERY_TARGET_MS else 1
 
 
 if __name__ == "__main__":
