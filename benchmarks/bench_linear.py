@@ -45,7 +45,14 @@ def main() -> int:
     parser.add_argument("--big-file", type=Path, help="a generated file of --big messages")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="pitch-linear-"))
+    # Generated files and databases go with the folder, whether the runs end well or not.
+    with tempfile.TemporaryDirectory(prefix="pitch-linear-") as folder:
+        ok = measure(args, Path(folder))
+    return 0 if ok else 1
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> bool:
+    """Generate the files not given, run the alternation, print it; whether the targets hold."""
     files = {}
     for size, given in (("small", args.small_file), ("big", args.big_file)):
         n = getattr(args, size)
@@ -54,14 +61,14 @@ def main() -> int:
             seconds = generate(files[size], n, args.seed)
             print(f"generated {n:,} messages in {seconds:.0f} s: {files[size]}")
 
-    runs: list[tuple[str, dict]] = []
+    runs: list[dict] = []  # in the order run: small, big, small, ...
     order = ["small"] + ["big", "small"] * args.rounds
     for i, size in enumerate(order):
         n = getattr(args, size)
         got = in_child("ours", files[size], tmp / f"run-{i}.duckdb", n)
         got["per_m"] = got["seconds"] / n * 1e6
         got["cpu_per_m"] = (got["user_s"] + got["sys_s"]) / n * 1e6
-        runs.append((size, got))
+        runs.append(got)
         print(f"run {i + 1} {size:5s} {n:>11,} messages: {got['seconds']:7.2f} s, "
               f"{got['per_m']:.3f} s per 1M, CPU {got['cpu_per_m']:.3f} s per 1M "
               f"(user {got['user_s']:.1f}, sys {got['sys_s']:.1f}), peak RSS "
@@ -73,7 +80,7 @@ def main() -> int:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     ratios, cpu_ratios, rss = [], [], []
     for i in range(1, len(runs), 2):
-        big, before, after = runs[i][1], runs[i - 1][1], runs[i + 1][1]
+        big, before, after = runs[i], runs[i - 1], runs[i + 1]
         wall = (before["per_m"] + after["per_m"]) / 2
         cpu = (before["cpu_per_m"] + after["cpu_per_m"]) / 2
         ratios.append(big["per_m"] / wall)
@@ -86,11 +93,7 @@ def main() -> int:
     ok = median <= WITHIN and max(rss) < RSS_MB
     print(f"\nmedian ratio {median:.2f} (CPU {statistics.median(cpu_ratios):.2f}); "
           f"target <= {WITHIN:.2f} and peak RSS < {RSS_MB:,} MB: {'met' if ok else 'NOT MET'}")
-    for size in ("small", "big"):
-        if files[size].parent == tmp:
-            files[size].unlink()
-    tmp.rmdir()
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":
